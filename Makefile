@@ -1,0 +1,48 @@
+# Nurture: the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: setup demo test test-all airflow lint lock clean
+
+# Idempotent: reinstalls only when the lock file or pyproject.toml changed.
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python --no-deps -e .
+	@$(BIN)/uv pip check -p $(BIN)/python
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/python scripts/demo.py
+
+test: setup
+	$(BIN)/python -m pytest
+
+# Includes the slow scale tests kept out of CI.
+test-all: setup
+	$(BIN)/python -m pytest -m ""
+
+airflow: setup
+	$(BIN)/python scripts/airflow_standalone.py
+
+lint: setup
+	$(BIN)/ruff check nurture dags scripts tests
+	$(BIN)/ruff format --check nurture dags scripts tests
+
+# Re-resolve the pinned dependency set (needs the package registry).
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf data .airflow dbt_project/target dbt_project/logs

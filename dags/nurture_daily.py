@@ -1,0 +1,91 @@
+"""
+### Nurture daily pipeline
+
+Builds the day's lifecycle audiences from the shop's raw data:
+
+1. **extract** the shop tables changed in the data interval and the day's
+   engagement log into the raw zone (Parquet, one partition per day; bad log
+   lines are quarantined with a reason);
+2. **transform** with `dbt build` as of the run's logical date;
+3. **export** every segment model (tagged `segment`) as CSV + `manifest.json`.
+
+Every date comes from the data interval, so re-running a day or backfilling a
+range gives the same results. Tasks that open the DuckDB warehouse file run in
+the one-slot pool `nurture_warehouse`; `max_active_runs=1` keeps runs in order.
+The shop database comes from the `nurture_shop` connection (or
+`NURTURE_SHOP_DB_URL`); paths from `NURTURE_*` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
+
+WAREHOUSE_POOL = "nurture_warehouse"
+
+default_args = {
+    "owner": "nurture",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="nurture_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.parse(os.environ.get("NURTURE_START_DATE", "2025-01-01"), tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["nurture", "daily"],
+    doc_md=__doc__,
+    default_args=default_args,
+)
+def nurture_daily():
+    @task_group
+    def extract():
+        @task
+        def shop_tables(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+            from nurture import pipeline
+            from nurture.config import load_settings
+            from nurture.connections import shop_db_url
+
+            settings = load_settings()
+            return pipeline.extract_shop(
+                settings, shop_db_url(settings), data_interval_start, data_interval_end
+            )
+
+        @task
+        def event_logs(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+            from nurture import pipeline
+            from nurture.config import load_settings
+
+            return pipeline.extract_events(load_settings(), data_interval_start, data_interval_end)
+
+        return [shop_tables(), event_logs()]
+
+    @task(pool=WAREHOUSE_POOL)
+    def dbt_build(data_interval_start=None) -> dict[str, int]:
+        from collections import Counter
+
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        results = pipeline.transform(load_settings(), data_interval_start.date())
+        return dict(Counter(r.status for r in results))
+
+    @task(pool=WAREHOUSE_POOL)
+    def export_segments(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        results = pipeline.export(load_settings(), data_interval_start.date(), run_id, data_interval_end)
+        return {r.segment: r.rows for r in results}
+
+    extract() >> dbt_build() >> export_segments()
+
+
+nurture_daily()

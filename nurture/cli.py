@@ -1,0 +1,121 @@
+"""The ``nurture`` command line: generate a shop, run pipeline steps, summarise.
+
+Example::
+
+    nurture generate --customers 2000 --days 365 --seed 42
+    nurture extract --start 2025-01-01 --end 2025-12-25
+    nurture run --date 2025-12-25
+    nurture summary --date 2025-12-25
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nurture.config import load_settings
+
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_show_locals=False
+)
+console = Console()
+
+DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="A day, YYYY-MM-DD (UTC).")]
+
+
+def _day(value: datetime) -> date:
+    return value.date()
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 2_000,
+    days: Annotated[int, typer.Option(help="Days of history, ending on --end-date.")] = 365,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same shop.")] = 42,
+    end_date: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (default 2025-12-31).")
+    ] = None,
+) -> None:
+    """Generate a sample shop: database (SQLite by default) and daily event logs.
+
+    Example: nurture generate --customers 100000 --days 365
+    """
+    from nurture.generate import DEFAULT_END_DATE, generate_shop
+
+    settings = load_settings()
+    started = time.perf_counter()
+    with console.status("generating") as status:
+        shop = generate_shop(
+            settings.shop_db_url,
+            settings.log_dir,
+            seed=seed,
+            customers=customers,
+            days=days,
+            end=_day(end_date) if end_date else DEFAULT_END_DATE,
+            progress=lambda step: status.update(f"generating {step}"),
+        )
+    sizes = ", ".join(f"{name} {rows:,}" for name, rows in shop.rows.items())
+    console.print(
+        f"Generated shop {shop.start} .. {shop.end} in {time.perf_counter() - started:.1f}s: {sizes}"
+    )
+    console.print(f"  database: {shop.shop_db_url}\n  logs:     {shop.log_dir} ({shop.log_files} files)")
+
+
+@app.command()
+def extract(start: DateOpt, end: DateOpt) -> None:
+    """Extract shop tables and event logs for the days [start, end) into the raw zone.
+
+    Example (initial history load): nurture extract --start 2025-01-01 --end 2025-12-25
+    """
+    from nurture import pipeline
+
+    settings = load_settings()
+    with console.status(f"extracting {_day(start)} .. {_day(end)}"):
+        shop = pipeline.extract_shop(settings, settings.shop_db_url, start, end)
+        events = pipeline.extract_events(settings, start, end)
+    console.print(f"Extracted [{_day(start)}, {_day(end)}): shop rows {shop}, events {events}")
+
+
+@app.command()
+def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")]) -> None:
+    """Run one day end to end without Airflow: extract, dbt build, export.
+
+    Example: nurture run --date 2025-12-31
+    """
+    from nurture import pipeline
+
+    settings = load_settings()
+    start, end = day, day + timedelta(days=1)
+    with console.status(f"running {_day(day)}"):
+        pipeline.extract_shop(settings, settings.shop_db_url, start, end)
+        pipeline.extract_events(settings, start, end)
+        pipeline.transform(settings, _day(day))
+        results = pipeline.export(settings, _day(day), f"cli__{_day(day)}", end)
+    for r in results:
+        console.print(f"{r.segment}: {r.rows:,} rows -> {r.data_file}")
+
+
+@app.command()
+def summary(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")],
+) -> None:
+    """Print rows per layer, segment sizes and where the exports are."""
+    from nurture.summary import build_summary, render
+
+    console.print(render(build_summary(load_settings(), _day(day))))
+
+
+if __name__ == "__main__":
+    app()

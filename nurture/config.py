@@ -1,0 +1,59 @@
+"""One place for configuration: paths and settings come from the environment.
+
+Every setting has a default that works for the embedded demo (SQLite shop,
+DuckDB warehouse, everything under ``./data``). Secrets never live here: the
+shop database URL comes from the Airflow connection ``nurture_shop`` (see
+``nurture.airflow_support``) or from ``NURTURE_SHOP_DB_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# Telemetry off for every tool we drive, before any of them is imported.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Nurture reads and writes. Build it with :func:`load_settings`."""
+
+    home: Path
+    shop_db_url: str
+    log_dir: Path
+    raw_dir: Path
+    warehouse_path: Path
+    exports_dir: Path
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables the dbt project reads (see ``profiles.yml``)."""
+        return {
+            "NURTURE_RAW_DIR": str(self.raw_dir),
+            "NURTURE_WAREHOUSE": str(self.warehouse_path),
+        }
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def load_settings() -> Settings:
+    """Read settings from ``NURTURE_*`` environment variables, with demo defaults."""
+    home = _path("NURTURE_HOME", PROJECT_ROOT / "data")
+    shop_dir = home / "shop"
+    return Settings(
+        home=home,
+        shop_db_url=os.environ.get("NURTURE_SHOP_DB_URL", f"sqlite:///{shop_dir / 'shop.db'}"),
+        log_dir=_path("NURTURE_LOG_DIR", shop_dir / "logs"),
+        raw_dir=_path("NURTURE_RAW_DIR", home / "raw"),
+        warehouse_path=_path("NURTURE_WAREHOUSE", home / "warehouse" / "nurture.duckdb"),
+        exports_dir=_path("NURTURE_EXPORTS_DIR", home / "exports"),
+    )

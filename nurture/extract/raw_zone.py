@@ -1,0 +1,76 @@
+"""The raw landing zone: Parquet files partitioned by day, replaced atomically.
+
+Layout: ``<raw>/<dataset>/dt=YYYY-MM-DD/part-0.parquet`` and, for rejected
+rows, ``<raw>/_quarantine/<dataset>/dt=YYYY-MM-DD/part-0.parquet``. Every
+extracted day gets a file, even an empty one, so "extracted, nothing happened"
+differs from "not extracted yet". Re-running a day replaces its partition.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+QUARANTINE = "_quarantine"
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("field", pa.string()),
+        ("rule", pa.string()),
+        ("raw_line", pa.string()),
+    ]
+)
+
+
+def partition_dir(raw_dir: Path, dataset: str, day: date) -> Path:
+    return raw_dir / dataset / f"dt={day.isoformat()}"
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """A timestamp in UTC without tzinfo: how the raw zone and the shop store time."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def days_in_interval(start: datetime, end: datetime) -> Iterator[date]:
+    """The UTC days a data interval [start, end) touches."""
+    start, end = utc_naive(start), utc_naive(end)
+    day, last = start.date(), (end - timedelta(microseconds=1)).date()
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def write_partition(raw_dir: Path, dataset: str, day: date, table: pa.Table) -> Path:
+    """Write one day's partition under a temporary name, then swap it in.
+
+    Readers see the old partition or the new one, never a half-written file.
+    """
+    final = partition_dir(raw_dir, dataset, day)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    pq.write_table(table, tmp / "part-0.parquet", compression="zstd")
+    if final.exists():
+        old = final.parent / f".old-{final.name}-{uuid.uuid4().hex}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, final)
+    return final / "part-0.parquet"
+
+
+def write_quarantine(raw_dir: Path, dataset: str, day: date, rows: pa.Table) -> None:
+    write_partition(
+        raw_dir / QUARANTINE, dataset, day, rows.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
+    )

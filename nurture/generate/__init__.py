@@ -1,0 +1,97 @@
+"""Generate a realistic sample shop: database tables and engagement log files.
+
+Deterministic for a seed: the same ``seed``, ``customers``, ``days`` and end
+date give the same rows and the same log-file bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
+from nurture.generate.engagement import make_events
+from nurture.generate.people import make_customers, make_products
+from nurture.generate.purchases import make_carts, make_fx_rates, make_orders, purchase_behaviour
+from nurture.generate.writers import reset_database, write_event_logs, write_table
+from nurture.shop_schema import SHOP_TABLES
+
+__all__ = ["DEFAULT_END_DATE", "GeneratedShop", "generate_shop"]
+
+
+@dataclass(frozen=True)
+class GeneratedShop:
+    """What was generated: row counts per table and where it went."""
+
+    start: date
+    end: date
+    rows: dict[str, int]
+    log_files: int
+    shop_db_url: str
+    log_dir: Path
+
+
+def _apply_unsubscribes(
+    customers: pd.DataFrame, unsubscribed_at: np.ndarray, calendar: ShopCalendar
+) -> pd.DataFrame:
+    """An unsubscribe withdraws email consent and updates the customer row."""
+    hit = ~np.isnan(unsubscribed_at)
+    stamp = calendar.to_datetime(np.nan_to_num(unsubscribed_at))
+    customers = customers.copy()
+    customers.loc[hit, "consent_email"] = False
+    customers.loc[hit, "consent_email_at"] = stamp[hit]
+    customers.loc[hit, "updated_at"] = stamp[hit]
+    return customers
+
+
+def generate_shop(
+    shop_db_url: str,
+    log_dir: Path,
+    *,
+    seed: int = 42,
+    customers: int = 2_000,
+    days: int = 365,
+    end: date = DEFAULT_END_DATE,
+    progress=None,
+) -> GeneratedShop:
+    """Build the shop database and one gzipped JSON-lines log per day.
+
+    ``progress`` is an optional callable taking a step description.
+    """
+    step = progress or (lambda _msg: None)
+    rng = np.random.default_rng(seed)
+    calendar = ShopCalendar.ending(end, days)
+
+    step("customers and products")
+    products = make_products(rng, calendar)
+    people = make_customers(rng, calendar, customers)
+    traits = purchase_behaviour(rng, customers)
+    step("orders (buy-till-you-die)")
+    orders, items = make_orders(rng, calendar, people, traits, products)
+    carts = make_carts(rng, calendar, people, traits, orders, items)
+    fx_rates = make_fx_rates(rng, calendar)
+    step("engagement events")
+    events, unsubscribed_at = make_events(rng, calendar, people, traits, orders, items, carts)
+    people = _apply_unsubscribes(people, unsubscribed_at, calendar)
+
+    step("shop database")
+    engine = reset_database(shop_db_url)
+    frames = {
+        "customers": people,
+        "products": products,
+        "orders": orders,
+        "order_items": items,
+        "carts": carts,
+        "fx_rates": fx_rates,
+    }
+    for name, frame in frames.items():
+        write_table(engine, SHOP_TABLES[name], frame)
+    engine.dispose()
+    step("event logs")
+    log_files = write_event_logs(events, calendar, log_dir)
+    rows = {name: len(frame) for name, frame in frames.items()} | {"events": len(events)}
+    return GeneratedShop(calendar.start, calendar.end, rows, log_files, shop_db_url, log_dir)

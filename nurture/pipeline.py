@@ -1,0 +1,53 @@
+"""The pipeline's steps for one data interval: what the DAG tasks and the CLI call.
+
+Each step reads and writes its own partition or files, so it can run twice
+with the same result. Dates: a run covers the data interval [start, end);
+``run_date`` is the day it starts, the as-of date of the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from nurture.config import Settings
+from nurture.export.files import ExportResult, export_all
+from nurture.export.segments import discover_segments
+from nurture.extract.event_logs import extract_event_logs
+from nurture.extract.shop_tables import extract_shop_tables
+from nurture.transform import NodeResult, dbt_build, manifest_path
+
+log = logging.getLogger(__name__)
+
+
+def extract_shop(settings: Settings, shop_db_url: str, start: datetime, end: datetime) -> dict[str, int]:
+    counts = extract_shop_tables(shop_db_url, settings.raw_dir, start, end)
+    log.info("extracted shop rows for [%s, %s): %s", start, end, counts)
+    return counts
+
+
+def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
+    days = extract_event_logs(settings.log_dir, settings.raw_dir, start, end)
+    totals = {
+        "read": sum(d.read for d in days),
+        "accepted": sum(d.accepted for d in days),
+        "quarantined": sum(d.quarantined for d in days),
+    }
+    log.info("extracted events for [%s, %s): %s", start, end, totals)
+    return totals
+
+
+def transform(settings: Settings, run_date: date) -> list[NodeResult]:
+    return dbt_build(settings, run_date)
+
+
+def export(
+    settings: Settings, run_date: date, run_id: str, data_interval_end: datetime
+) -> list[ExportResult]:
+    segments = discover_segments(manifest_path(settings))
+    results = export_all(
+        settings.warehouse_path, segments, settings.exports_dir, run_date, run_id, data_interval_end
+    )
+    for r in results:
+        log.info("exported %s: %d rows -> %s", r.segment, r.rows, r.data_file)
+    return results

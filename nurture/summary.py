@@ -1,0 +1,89 @@
+"""A short summary of what the pipeline holds: rows per layer, segment sizes, paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from nurture.config import Settings
+
+LAYERS = (
+    ("stg_", "staging"),
+    ("int_", "intermediate"),
+    ("fct_", "marts"),
+    ("dim_", "marts"),
+    ("seg_", "segments"),
+)
+
+
+@dataclass
+class Summary:
+    run_date: date
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    quarantined_rows: dict[str, int] = field(default_factory=dict)
+    warehouse_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)
+
+
+def _count_parquet(con, folder) -> int:
+    files = sorted(folder.glob("dt=*/*.parquet"))
+    if not files:
+        return 0
+    return con.execute("select count(*) from read_parquet(?)", [[str(f) for f in files]]).fetchone()[0]
+
+
+def build_summary(settings: Settings, run_date: date) -> Summary:
+    summary = Summary(run_date)
+    con = duckdb.connect()
+    if settings.raw_dir.exists():
+        for folder in sorted(
+            p for p in settings.raw_dir.iterdir() if p.is_dir() and not p.name.startswith("_")
+        ):
+            summary.raw_rows[folder.name] = _count_parquet(con, folder)
+        quarantine = settings.raw_dir / "_quarantine"
+        for folder in sorted(quarantine.iterdir()) if quarantine.exists() else []:
+            summary.quarantined_rows[folder.name] = _count_parquet(con, folder)
+    con.close()
+    if settings.warehouse_path.exists():
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as wh:
+            relations = wh.execute(
+                "select table_schema, table_name from information_schema.tables order by table_name"
+            ).fetchall()
+            for schema, name in relations:
+                layer = next((label for prefix, label in LAYERS if name.startswith(prefix)), None)
+                if layer:
+                    rows = wh.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+                    summary.warehouse_rows.setdefault(layer, {})[name] = rows
+    for segment_dir in sorted(settings.exports_dir.glob("*")) if settings.exports_dir.exists() else []:
+        day_dir = segment_dir / run_date.isoformat()
+        if (day_dir / "manifest.json").exists():
+            summary.exports[segment_dir.name] = str(day_dir)
+    return summary
+
+
+def render(summary: Summary):
+    """Rich tables for the terminal."""
+    from rich.console import Group
+    from rich.table import Table
+
+    raw = Table(title="Raw zone (rows)")
+    raw.add_column("dataset")
+    raw.add_column("accepted", justify="right")
+    raw.add_column("quarantined", justify="right")
+    for name, rows in summary.raw_rows.items():
+        raw.add_row(name, f"{rows:,}", f"{summary.quarantined_rows.get(name, 0):,}")
+    wh = Table(title=f"Warehouse as of {summary.run_date} (rows)")
+    wh.add_column("layer")
+    wh.add_column("model")
+    wh.add_column("rows", justify="right")
+    for layer, models in summary.warehouse_rows.items():
+        for name, rows in models.items():
+            wh.add_row(layer, name, f"{rows:,}")
+    ex = Table(title="Exports")
+    ex.add_column("segment")
+    ex.add_column("folder")
+    for name, folder in summary.exports.items():
+        ex.add_row(name, folder)
+    return Group(raw, wh, ex)

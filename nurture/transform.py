@@ -1,0 +1,83 @@
+"""Run the dbt project in-process (no subprocess start-up) for one logical date."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from nurture.config import DBT_PROJECT_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One model, test or seed as dbt reported it."""
+
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str | None
+
+
+class DbtBuildError(RuntimeError):
+    """dbt failed; the message names every node that errored or failed."""
+
+
+def dbt_paths(settings: Settings) -> dict[str, Path]:
+    """dbt writes its target and logs under the data home, never into the source tree."""
+    return {"target": settings.home / "dbt" / "target", "logs": settings.home / "dbt" / "logs"}
+
+
+def manifest_path(settings: Settings) -> Path:
+    return dbt_paths(settings)["target"] / "manifest.json"
+
+
+def run_dbt(settings: Settings, command: list[str], run_date: date, target: str | None = None):
+    """Invoke dbt with the project's paths and the ``run_date`` var; returns dbt's result."""
+    from dbt.cli.main import dbtRunner  # heavy import, only when dbt runs
+
+    os.environ.update(settings.dbt_env())
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    paths = dbt_paths(settings)
+    args = [
+        *command,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(paths["target"]),
+        "--log-path", str(paths["logs"]),
+        "--vars", json.dumps({"run_date": run_date.isoformat()}),
+    ]  # fmt: skip
+    if target:
+        args += ["--target", target]
+    return dbtRunner().invoke(args)
+
+
+def dbt_build(settings: Settings, run_date: date, target: str | None = None) -> list[NodeResult]:
+    """``dbt build`` for ``run_date``; raises :class:`DbtBuildError` naming failed nodes."""
+    outcome = run_dbt(settings, ["build"], run_date, target)
+    results = [
+        NodeResult(
+            name=r.node.name,
+            resource_type=str(r.node.resource_type),
+            status=str(r.status),
+            seconds=round(r.execution_time or 0.0, 3),
+            message=r.message,
+        )
+        for r in (outcome.result or [])
+    ]
+    for r in results:
+        log.info("dbt %-6s %-45s %-7s %6.2fs", r.resource_type, r.name, r.status, r.seconds)
+    failed = [r for r in results if r.status in ("error", "fail")]
+    if failed or not outcome.success:
+        detail = "; ".join(f"{r.resource_type} {r.name}: {r.message}" for r in failed)
+        raise DbtBuildError(
+            f"dbt build for {run_date} failed: {detail or outcome.exception}. "
+            f"Full log: {dbt_paths(settings)['logs'] / 'dbt.log'}"
+        )
+    return results
