@@ -52,10 +52,24 @@ def run_dbt(settings: Settings, command: list[str], run_date: date, target: str 
         "--target-path", str(paths["target"]),
         "--log-path", str(paths["logs"]),
         "--vars", json.dumps({"run_date": run_date.isoformat()}),
+        "--no-use-colors",
     ]  # fmt: skip
     if target:
         args += ["--target", target]
-    return dbtRunner().invoke(args)
+    try:
+        return dbtRunner().invoke(args)
+    finally:
+        _release_duckdb()
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the whole process; close it so later
+    steps in the same process (the CLI's ``run``, tests) can open the file."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
 
 
 def dbt_build(settings: Settings, run_date: date, target: str | None = None) -> list[NodeResult]:

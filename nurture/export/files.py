@@ -64,8 +64,8 @@ def export_segment_csv(
     query = f'select * from {relation} order by "{segment.key}"'
     con.execute(f"copy ({query}) to '{tmp}' (format csv, header true)")
     publish(tmp, data_file)
-    columns = [(row[0], row[1]) for row in con.sql(f"describe {relation}").fetchall()]
-    rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
+    columns = [(row[0], row[1]) for row in con.execute(f"describe {relation}").fetchall()]
+    rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
     manifest = {
         "segment": segment.name,
         "model": segment.model,

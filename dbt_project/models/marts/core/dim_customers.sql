@@ -1,0 +1,61 @@
+with
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+lifecycle as (
+
+    select * from {{ ref('int_customer_lifecycle') }}
+
+),
+
+order_stats as (
+
+    select * from {{ ref('int_customer_order_stats') }}
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        customers.signed_up_at,
+        customers.signed_up_date,
+        customers.email,
+        customers.phone,
+        customers.push_token,
+        customers.first_name,
+        customers.birthday,
+        customers.country,
+        customers.time_zone,
+        customers.consent_email,
+        customers.consent_email_at,
+        customers.consent_sms,
+        customers.consent_sms_at,
+        customers.consent_push,
+        customers.consent_push_at,
+        lifecycle.first_paid_order_date,
+        lifecycle.last_paid_order_date,
+        lifecycle.days_since_first_paid_order,
+        lifecycle.days_since_last_paid_order,
+        lifecycle.paid_orders,
+        lifecycle.paid_orders_last_365d,
+        lifecycle.median_order_gap_days,
+        lifecycle.lapsing_after_days,
+        coalesce(order_stats.revenue_reporting, 0) as revenue_reporting,
+        lifecycle.lifecycle_stage
+
+    from customers
+
+    inner join lifecycle
+        on customers.customer_id = lifecycle.customer_id
+
+    left join order_stats
+        on customers.customer_id = order_stats.customer_id
+
+)
+
+select * from final

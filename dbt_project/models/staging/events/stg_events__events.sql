@@ -1,0 +1,50 @@
+with
+
+source as (
+
+    select * from {{ source('events', 'events') }}
+    where dt <= {{ run_date() }}
+
+),
+
+-- An event delivered twice keeps its first arrival (earliest log file, then line).
+first_arrival as (
+
+    select distinct on (event_id) *
+    from source
+    order by event_id, dt, source_file, source_line, filename, file_row_number
+
+),
+
+final as (
+
+    select
+        event_id,
+        event_type,
+        customer_id,
+        occurred_at,
+        cast(occurred_at as date) as occurred_date,
+        cast(dt as date) as arrived_date,
+        cast(dt as date) > cast(occurred_at as date) as is_late_arrival,
+        campaign,
+        properties,
+        case when event_type = 'survey_answered'
+            then cast({{ json_text('properties', 'nps') }} as integer)
+        end as nps_score,
+        case when event_type = 'email_bounced'
+            then {{ json_text('properties', 'bounce_type') }}
+        end as bounce_type,
+        case when event_type = 'unsubscribed'
+            then {{ json_text('properties', 'channel') }}
+        end as unsubscribed_channel,
+        case when event_type = 'page_viewed'
+            then cast({{ json_text('properties', 'product_id') }} as integer)
+        end as viewed_product_id,
+        source_file,
+        source_line
+
+    from first_arrival
+
+)
+
+select * from final

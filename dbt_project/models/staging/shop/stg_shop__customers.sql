@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'customers') }}
+    where dt <= {{ run_date() }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'customer_id') }}
+
+),
+
+final as (
+
+    select
+        customer_id,
+        signed_up_at,
+        cast(signed_up_at as date) as signed_up_date,
+        lower(trim(email)) as email,
+        phone,
+        push_token,
+        first_name,
+        birthday,
+        upper(country) as country,
+        time_zone,
+        consent_email,
+        consent_email_at,
+        consent_sms,
+        consent_sms_at,
+        consent_push,
+        consent_push_at,
+        updated_at
+
+    from latest
+
+)
+
+select * from final

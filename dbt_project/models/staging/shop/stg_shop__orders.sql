@@ -1,0 +1,37 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'orders') }}
+    where dt <= {{ run_date() }}
+
+),
+
+latest as (
+
+    {{ latest_version('source', 'order_id') }}
+
+),
+
+final as (
+
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        cast(ordered_at as date) as ordered_date,
+        status,
+        status = 'paid' as is_paid,
+        upper(currency) as currency,
+        subtotal,
+        discount,
+        total,
+        promo_code,
+        updated_at
+
+    from latest
+    where cast(ordered_at as date) <= {{ run_date() }}
+
+)
+
+select * from final
