@@ -31,8 +31,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def airflow_env(settings: Settings, api_port: int = 8080, parallelism: int = 4) -> dict[str, str]:
-    """Environment for every Airflow process: config, the shop connection, Nurture paths."""
+def airflow_env(
+    settings: Settings, api_port: int = 8080, parallelism: int = 4, calendar: tuple[date, date] | None = None
+) -> dict[str, str]:
+    """Environment for every Airflow process: config, the shop connection, Nurture paths.
+
+    ``calendar`` (first, last day) bounds the DAG's schedule for a shop with a fixed calendar.
+    """
     home = Path(os.environ.get("AIRFLOW_HOME", settings.home / "airflow"))
     env = dict(os.environ)
     env.update(
@@ -65,6 +70,8 @@ def airflow_env(settings: Settings, api_port: int = 8080, parallelism: int = 4) 
             "GX_ANALYTICS_ENABLED": "False",
         }
     )
+    if calendar:
+        env["NURTURE_START_DATE"], env["NURTURE_END_DATE"] = (day.isoformat() for day in calendar)
     return env
 
 
@@ -124,10 +131,10 @@ def wait_for_dag(env: dict[str, str], dag_id: str = DAG_ID, timeout: float = 180
 
 
 def dag_runs(env: dict[str, str], dag_id: str = DAG_ID) -> list[dict]:
+    """The DAG's runs as Airflow lists them (JSON is the last line; warnings may precede it)."""
     listed = airflow(env, "dags", "list-runs", dag_id, "-o", "json", check=False)
-    if listed.returncode != 0 or not listed.stdout.strip().startswith("["):
-        return []
-    return json.loads(listed.stdout[listed.stdout.index("[") :])
+    lines = [line for line in listed.stdout.splitlines() if line.startswith("[")]
+    return json.loads(lines[-1]) if listed.returncode == 0 and lines else []
 
 
 def backfill(
@@ -140,6 +147,7 @@ def backfill(
     log = log_dir / "backfill.log"
     with airflow_services(env, log_dir):
         wait_for_dag(env, dag_id)
+        airflow(env, "dags", "unpause", dag_id, log=log)
         airflow(
             env, "backfill", "create", "--dag-id", dag_id,
             "--from-date", first.isoformat(), "--to-date", last.isoformat(),

@@ -51,7 +51,7 @@ def main() -> None:
         events = pipeline.extract_events(settings, start, end)
     console.print(f"[bold]2. History[/] loaded into {settings.raw_dir} (events: {events})")
 
-    env = airflow_env(settings, api_port=free_port())
+    env = airflow_env(settings, api_port=free_port(), calendar=(shop.start, shop.end))
     logs = settings.home / "airflow" / "service-logs"
     logs.mkdir(parents=True)
     with console.status("Initialising Airflow's metadata database"):

@@ -2,6 +2,12 @@
 
 Deterministic for a seed: the same ``seed``, ``customers``, ``days`` and end
 date give the same rows and the same log-file bytes.
+
+Rows change only where the shop would change them: a refund updates the order
+and its items (one ``updated_at``). Customer rows keep the consent given in the
+shop; email unsubscribes and bounces arrive through the engagement logs, as
+they do from an email platform. So extracting the final database day by day
+gives every day the rows it would have had.
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
 from nurture.generate.engagement import make_events
@@ -33,19 +38,6 @@ class GeneratedShop:
     log_files: int
     shop_db_url: str
     log_dir: Path
-
-
-def _apply_unsubscribes(
-    customers: pd.DataFrame, unsubscribed_at: np.ndarray, calendar: ShopCalendar
-) -> pd.DataFrame:
-    """An unsubscribe withdraws email consent and updates the customer row."""
-    hit = ~np.isnan(unsubscribed_at)
-    stamp = calendar.to_datetime(np.nan_to_num(unsubscribed_at))
-    customers = customers.copy()
-    customers.loc[hit, "consent_email"] = False
-    customers.loc[hit, "consent_email_at"] = stamp[hit]
-    customers.loc[hit, "updated_at"] = stamp[hit]
-    return customers
 
 
 def generate_shop(
@@ -75,8 +67,7 @@ def generate_shop(
     carts = make_carts(rng, calendar, people, traits, orders, items)
     fx_rates = make_fx_rates(rng, calendar)
     step("engagement events")
-    events, unsubscribed_at = make_events(rng, calendar, people, traits, orders, items, carts)
-    people = _apply_unsubscribes(people, unsubscribed_at, calendar)
+    events = make_events(rng, calendar, people, traits, orders, items, carts)
 
     step("shop database")
     engine = reset_database(shop_db_url)

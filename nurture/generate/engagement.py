@@ -56,16 +56,13 @@ def email_campaigns(
     customers: pd.DataFrame,
     open_rate: np.ndarray,
     buf: EventBuffer,
-) -> np.ndarray:
+) -> None:
     """Newsletter sends with opens, clicks, bounces and unsubscribes.
 
-    Returns the unsubscribe time per customer (NaN if they stayed subscribed).
     Sending stops after an unsubscribe or a hard bounce.
     """
-    n = len(customers)
     signup = customers["_t_signup"].to_numpy()
     subscribed = customers["consent_email"].to_numpy().copy()
-    unsubscribed_at = np.full(n, np.nan)
     send_days = [d for d in range(calendar.days) if calendar.weekday(np.array([d]))[0] in CAMPAIGN_WEEKDAYS]
     for day in send_days:
         t_send = day + 9 / 24
@@ -93,9 +90,7 @@ def email_campaigns(
         unsub = ~bounced & (rng.random(who.size) < 0.004 + 0.01 * (open_rate[who] < 0.1))
         t_unsub = t_open + 0.002
         buf.add("unsubscribed", who[unsub], t_unsub[unsub], campaign=campaign, bounce_type=None)
-        unsubscribed_at[who[unsub]] = t_unsub[unsub]
         subscribed[who[unsub | hard]] = False
-    return unsubscribed_at
 
 
 def make_events(
@@ -106,14 +101,14 @@ def make_events(
     orders: pd.DataFrame,
     items: pd.DataFrame,
     carts: pd.DataFrame,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """All engagement events, plus each customer's email unsubscribe time (or NaN)."""
+) -> pd.DataFrame:
+    """All engagement events, in time order."""
     n = len(customers)
     rate = traits["rate"].to_numpy()
     signup = customers["_t_signup"].to_numpy()
     open_rate = np.clip(0.06 + 12 * rate + rng.normal(0, 0.04, n), 0.01, 0.7)
     buf = EventBuffer()
-    unsubscribed_at = email_campaigns(rng, calendar, customers, open_rate, buf)
+    email_campaigns(rng, calendar, customers, open_rate, buf)
 
     # Sessions before each order, viewing the first item bought.
     cust_of_order = orders["_cust_idx"].to_numpy()
@@ -193,4 +188,4 @@ def make_events(
     events = events.sort_values(["t", "cust_idx", "event_type"], kind="stable").reset_index(drop=True)
     events["customer_id"] = customers["customer_id"].to_numpy()[events["cust_idx"].to_numpy()]
     events["seq"] = np.arange(1, len(events) + 1)  # becomes the event_id when written
-    return events, unsubscribed_at
+    return events

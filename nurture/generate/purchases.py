@@ -128,7 +128,8 @@ def make_orders(
             "product_id": products["product_id"].to_numpy()[product_pos],
             "quantity": quantity,
             "unit_price": unit_price,
-            "updated_at": ordered_at[item_order],
+            # A refund touches the order's items too, so order and items move together.
+            "updated_at": calendar.to_datetime(updated_t)[item_order],
         }
     )
     return orders, items

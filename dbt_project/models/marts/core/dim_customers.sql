@@ -18,6 +18,12 @@ order_stats as (
 
 ),
 
+suppressions as (
+
+    select * from {{ ref('int_customer_email_suppressions') }}
+
+),
+
 final as (
 
     select
@@ -37,6 +43,16 @@ final as (
         customers.consent_sms_at,
         customers.consent_push,
         customers.consent_push_at,
+        suppressions.email_unsubscribed_at,
+        suppressions.email_hard_bounced_at,
+        -- Consent given in the shop counts unless the email platform has since
+        -- reported an unsubscribe; a hard-bounced address is never emailed.
+        (
+            customers.consent_email
+            and (suppressions.email_unsubscribed_at is null
+                or suppressions.email_unsubscribed_at < customers.consent_email_at)
+            and suppressions.email_hard_bounced_at is null
+        ) as is_emailable,
         lifecycle.first_paid_order_date,
         lifecycle.last_paid_order_date,
         lifecycle.days_since_first_paid_order,
@@ -55,6 +71,9 @@ final as (
 
     left join order_stats
         on customers.customer_id = order_stats.customer_id
+
+    left join suppressions
+        on customers.customer_id = suppressions.customer_id
 
 )
 

@@ -19,7 +19,7 @@ final as (
 
     from customers
     where lifecycle_stage = 'lapsing'
-        and consent_email
+        and is_emailable
 
 )
 
