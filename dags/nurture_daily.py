@@ -25,6 +25,11 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
 WAREHOUSE_POOL = "nurture_warehouse"
+# A shop with a fixed calendar (the demo's) sets its last day, so the scheduler
+# never starts runs for days that have no data.
+END_DATE = (
+    pendulum.parse(os.environ["NURTURE_END_DATE"], tz="UTC") if "NURTURE_END_DATE" in os.environ else None
+)
 
 default_args = {
     "owner": "nurture",
@@ -38,9 +43,7 @@ default_args = {
     dag_id="nurture_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.parse(os.environ.get("NURTURE_START_DATE", "2025-01-01"), tz="UTC"),
-    # A shop with a fixed calendar (the demo's) sets its last day, so the
-    # scheduler never starts runs for days that have no data.
-    end_date=pendulum.parse(os.environ["NURTURE_END_DATE"], tz="UTC") if "NURTURE_END_DATE" in os.environ else None,
+    end_date=END_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["nurture", "daily"],

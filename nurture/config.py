@@ -45,9 +45,12 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
-def load_settings() -> Settings:
-    """Read settings from ``NURTURE_*`` environment variables, with demo defaults."""
-    home = _path("NURTURE_HOME", PROJECT_ROOT / "data")
+def load_settings(home: Path | None = None) -> Settings:
+    """Read settings from ``NURTURE_*`` environment variables, with demo defaults.
+
+    ``home`` overrides ``NURTURE_HOME`` (tests use a temporary one).
+    """
+    home = home.resolve() if home else _path("NURTURE_HOME", PROJECT_ROOT / "data")
     shop_dir = home / "shop"
     return Settings(
         home=home,

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -51,6 +53,7 @@ def airflow_env(
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -119,22 +122,34 @@ def airflow_services(
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wait_for_dag(env: dict[str, str], dag_id: str = DAG_ID, timeout: float = 180) -> None:
-    """Wait until the DAG processor has parsed and stored the DAG."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listed = airflow(env, "dags", "list", "-o", "json", check=False)
-        if listed.returncode == 0 and dag_id in listed.stdout:
-            return
-        time.sleep(3)
-    raise TimeoutError(f"DAG {dag_id} was not parsed within {timeout}s; see the dag-processor log")
+class AirflowApi:
+    """A few calls of Airflow's REST API (v2) on the local API server."""
 
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}/api/v2"
 
-def dag_runs(env: dict[str, str], dag_id: str = DAG_ID) -> list[dict]:
-    """The DAG's runs as Airflow lists them (JSON is the last line; warnings may precede it)."""
-    listed = airflow(env, "dags", "list-runs", dag_id, "-o", "json", check=False)
-    lines = [line for line in listed.stdout.splitlines() if line.startswith("[")]
-    return json.loads(lines[-1]) if listed.returncode == 0 and lines else []
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    def wait_until_healthy(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                health = self.call("GET", "/monitor/health")
+                if health.get("metadatabase", {}).get("status") == "healthy":
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(2)
+        raise TimeoutError(f"Airflow API server not healthy within {timeout}s: see api-server.log")
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns?limit=1000&order_by=logical_date")["dag_runs"]
 
 
 def backfill(
@@ -142,23 +157,32 @@ def backfill(
 ) -> list[dict]:
     """Backfill the days [first, last] through the scheduler; returns the finished runs.
 
+    All writes go through the API server (SQLite takes one writer at a time).
     Raises if any run fails or the backfill does not finish within ``timeout``.
     """
-    log = log_dir / "backfill.log"
+    env = env | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}  # loopback only
+    airflow(env, "dags", "reserialize", log=log_dir / "reserialize.log")
+    api = AirflowApi(int(env["AIRFLOW__API__PORT"]))
     with airflow_services(env, log_dir):
-        wait_for_dag(env, dag_id)
-        airflow(env, "dags", "unpause", dag_id, log=log)
-        airflow(
-            env, "backfill", "create", "--dag-id", dag_id,
-            "--from-date", first.isoformat(), "--to-date", last.isoformat(),
-            "--reprocess-behavior", "completed", log=log,
-        )  # fmt: skip
+        api.wait_until_healthy()
+        api.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+        api.call(
+            "POST",
+            "/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": f"{first.isoformat()}T00:00:00Z",
+                "to_date": f"{last.isoformat()}T00:00:00Z",
+                "reprocess_behavior": "completed",
+                "max_active_runs": 1,
+            },
+        )
         expected = (last - first).days + 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             runs = [
                 r
-                for r in dag_runs(env, dag_id)
+                for r in api.dag_runs(dag_id)
                 if first.isoformat() <= r["logical_date"][:10] <= last.isoformat()
             ]
             done = [r for r in runs if r["state"] in ("success", "failed")]
@@ -169,5 +193,5 @@ def backfill(
                         f"DAG runs failed for {failed}: see task logs in {env['AIRFLOW_HOME']}/logs"
                     )
                 return runs
-            time.sleep(5)
+            time.sleep(3)
     raise TimeoutError(f"backfill {first}..{last} did not finish in {timeout}s")

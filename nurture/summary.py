@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,7 +25,7 @@ class Summary:
     raw_rows: dict[str, int] = field(default_factory=dict)
     quarantined_rows: dict[str, int] = field(default_factory=dict)
     warehouse_rows: dict[str, dict[str, int]] = field(default_factory=dict)
-    exports: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, tuple[int, str]] = field(default_factory=dict)  # segment -> (rows, folder)
 
 
 def _count_parquet(con, folder) -> int:
@@ -58,8 +59,10 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                     summary.warehouse_rows.setdefault(layer, {})[name] = rows
     for segment_dir in sorted(settings.exports_dir.glob("*")) if settings.exports_dir.exists() else []:
         day_dir = segment_dir / run_date.isoformat()
-        if (day_dir / "manifest.json").exists():
-            summary.exports[segment_dir.name] = str(day_dir)
+        manifest = day_dir / "manifest.json"
+        if manifest.exists():
+            rows = sum(f["rows"] for f in json.loads(manifest.read_text())["files"])
+            summary.exports[segment_dir.name] = (rows, str(day_dir))
     return summary
 
 
@@ -81,9 +84,10 @@ def render(summary: Summary):
     for layer, models in summary.warehouse_rows.items():
         for name, rows in models.items():
             wh.add_row(layer, name, f"{rows:,}")
-    ex = Table(title="Exports")
+    ex = Table(title=f"Exports for {summary.run_date}")
     ex.add_column("segment")
+    ex.add_column("rows", justify="right")
     ex.add_column("folder")
-    for name, folder in summary.exports.items():
-        ex.add_row(name, folder)
+    for name, (rows, folder) in summary.exports.items():
+        ex.add_row(name, f"{rows:,}", folder)
     return Group(raw, wh, ex)

@@ -173,7 +173,7 @@ def test_required_services_are_defined(services):
 
 def test_every_airflow_service_uses_the_common_image_and_environment(services, common, common_env):
     airflow_services = {name for name in services if name.startswith("airflow-")}
-    assert AIRFLOW_SERVICES <= airflow_services
+    assert airflow_services >= AIRFLOW_SERVICES
     for name in sorted(airflow_services):
         service = services[name]
         assert service.get("build") == common["build"], f"{name} builds a different image"

@@ -106,7 +106,9 @@ def make_events(
     n = len(customers)
     rate = traits["rate"].to_numpy()
     signup = customers["_t_signup"].to_numpy()
-    open_rate = np.clip(0.06 + 12 * rate + rng.normal(0, 0.04, n), 0.01, 0.7)
+    # Buyers open more, and more so the more often they buy.
+    buyer = traits["is_buyer"].to_numpy()
+    open_rate = np.clip(0.05 + np.where(buyer, 0.05 + 12 * rate, 0) + rng.normal(0, 0.04, n), 0.01, 0.7)
     buf = EventBuffer()
     email_campaigns(rng, calendar, customers, open_rate, buf)
 

@@ -1,0 +1,43 @@
+"""Shared fixtures: small generated shops in temporary data homes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from nurture.config import Settings, load_settings
+from nurture.generate import GeneratedShop, generate_shop
+
+SMALL_END = date(2025, 6, 30)
+
+# Airflow reads its home when first imported: give the test session its own.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="nurture-test-airflow-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+
+def make_shop(
+    home: Path, *, customers: int = 400, days: int = 180, seed: int = 7
+) -> tuple[Settings, GeneratedShop]:
+    settings = load_settings(home)
+    shop = generate_shop(
+        settings.shop_db_url, settings.log_dir, seed=seed, customers=customers, days=days, end=SMALL_END
+    )
+    return settings, shop
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
+
+
+def day_interval(day: date) -> tuple[datetime, datetime]:
+    return midnight(day), midnight(day + timedelta(days=1))
+
+
+@pytest.fixture(scope="session")
+def small_shop(tmp_path_factory) -> tuple[Settings, GeneratedShop]:
+    """A small generated shop (read-only for tests: copy before writing into its home)."""
+    return make_shop(tmp_path_factory.mktemp("small_shop"))

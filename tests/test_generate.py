@@ -1,0 +1,94 @@
+"""The sample-shop generator: deterministic by seed, and shaped like a real shop."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from nurture.shop_schema import SHOP_TABLES
+from tests.conftest import make_shop
+
+
+def table_dump(settings) -> dict[str, pd.DataFrame]:
+    with sqlite3.connect(settings.shop_db_url.removeprefix("sqlite:///")) as con:
+        return {name: pd.read_sql(f"select * from {name} order by 1, 2", con) for name in SHOP_TABLES}
+
+
+def log_digests(settings) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(settings.log_dir.iterdir())}
+
+
+def test_same_seed_gives_the_same_shop(tmp_path):
+    a, shop_a = make_shop(tmp_path / "a", customers=300, days=60, seed=11)
+    b, shop_b = make_shop(tmp_path / "b", customers=300, days=60, seed=11)
+    assert shop_a.rows == shop_b.rows
+    for name, frame in table_dump(a).items():
+        pd.testing.assert_frame_equal(frame, table_dump(b)[name], obj=name)
+    assert log_digests(a) == log_digests(b)
+    assert len(log_digests(a)) == 60
+
+
+def test_another_seed_gives_another_shop(tmp_path):
+    a, _ = make_shop(tmp_path / "a", customers=300, days=60, seed=11)
+    b, _ = make_shop(tmp_path / "b", customers=300, days=60, seed=12)
+    assert not table_dump(a)["orders"].equals(table_dump(b)["orders"])
+    assert log_digests(a) != log_digests(b)
+
+
+@pytest.fixture(scope="module")
+def year_shop(tmp_path_factory):
+    settings, shop = make_shop(tmp_path_factory.mktemp("year"), customers=3000, days=365, seed=3)
+    return settings, shop, table_dump(settings)
+
+
+def test_most_buyers_buy_once_and_a_minority_often(year_shop):
+    _, _, tables = year_shop
+    paid = tables["orders"].query("status == 'paid'")
+    per_customer = paid.groupby("customer_id").size()
+    assert (per_customer == 1).mean() > 0.4, "one-time buyers should be the largest group"
+    assert (per_customer >= 5).mean() > 0.03, "a minority buys often"
+    prospects = len(tables["customers"]) - tables["orders"]["customer_id"].nunique()
+    assert prospects > 0.2 * len(tables["customers"]), "many sign up and never buy"
+
+
+def test_refunds_update_the_order_and_its_items(year_shop):
+    _, _, tables = year_shop
+    orders, items = tables["orders"], tables["order_items"]
+    refunded = orders.query("status == 'refunded'")
+    assert len(refunded) > 0
+    assert (pd.to_datetime(refunded["updated_at"]) > pd.to_datetime(refunded["ordered_at"])).all()
+    merged = items.merge(orders[["order_id", "updated_at"]], on="order_id", suffixes=("_item", "_order"))
+    assert (merged["updated_at_item"] == merged["updated_at_order"]).all()
+    assert set(orders["status"]) == {"paid", "refunded", "cancelled"}
+
+
+def test_weekly_seasonality_and_late_events(year_shop):
+    settings, _, tables = year_shop
+    weekday = pd.to_datetime(tables["orders"]["ordered_at"]).dt.weekday
+    assert (weekday == 5).sum() > (weekday == 0).sum() * 1.1, "Saturdays sell more than Mondays"
+    late = 0
+    for path in sorted(settings.log_dir.iterdir())[100:110]:
+        events = pd.read_json(path, lines=True, compression="gzip", convert_dates=False)
+        file_day = path.name.removeprefix("events-").removesuffix(".jsonl.gz")
+        late += (events["timestamp"].str[:10] < file_day).sum()
+    assert late > 0, "some events arrive in a later day's file"
+
+
+def test_engagement_follows_buying(year_shop):
+    settings, _, tables = year_shop
+    frames = [
+        pd.read_json(p, lines=True, compression="gzip") for p in sorted(settings.log_dir.iterdir())[200:260]
+    ]
+    events = pd.concat(frames)
+    opens = events.query("event_type == 'email_opened'").groupby("customer_id").size()
+    sent = events.query("event_type == 'email_sent'").groupby("customer_id").size()
+    open_rate = (opens.reindex(sent.index, fill_value=0) / sent).rename("open_rate")
+    orders = tables["orders"].groupby("customer_id").size().rename("orders")
+    joined = open_rate.to_frame().join(orders, how="left").fillna({"orders": 0})
+    frequent = joined.query("orders >= 3")["open_rate"].mean()
+    never = joined.query("orders == 0")["open_rate"].mean()
+    assert frequent > never * 1.5
+    assert set(events["event_type"]) >= {"email_sent", "survey_answered", "page_viewed", "cart_updated"}
