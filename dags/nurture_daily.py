@@ -25,8 +25,8 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
 WAREHOUSE_POOL = "nurture_warehouse"
-# A shop with a fixed calendar (the demo's) sets its last day, so the scheduler
-# never starts runs for days that have no data.
+# A shop with a fixed calendar (the demo's) sets the DAG's last date, so the
+# scheduler never starts runs for days that have no data.
 END_DATE = (
     pendulum.parse(os.environ["NURTURE_END_DATE"], tz="UTC") if "NURTURE_END_DATE" in os.environ else None
 )

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from nurture.config import PROJECT_ROOT, Settings
@@ -74,7 +74,11 @@ def airflow_env(
         }
     )
     if calendar:
-        env["NURTURE_START_DATE"], env["NURTURE_END_DATE"] = (day.isoformat() for day in calendar)
+        # The DAG may run until the day after the last day: a manual run at D
+        # processes the interval [D - 1 day, D), so re-running the last day needs it.
+        first, last = calendar
+        env["NURTURE_START_DATE"] = first.isoformat()
+        env["NURTURE_END_DATE"] = (last + timedelta(days=1)).isoformat()
     return env
 
 

@@ -81,13 +81,9 @@ def test_rerunning_a_day_gives_byte_identical_data(airflow_run):
     folder = segment_folder(settings, shop.end)
     before = (folder / "winback_lapsing.csv").read_bytes()
     run_id_before = json.loads((folder / "manifest.json").read_text())["run_id"]
-    airflow(
-        env,
-        "dags",
-        "test",
-        DAG_ID,
-        shop.end.isoformat(),
-        log=settings.home / "service-logs" / "dags-test.log",
-    )
+    # A manual run at D covers the last complete interval before it: [D - 1 day, D).
+    rerun_at = (shop.end + timedelta(days=1)).isoformat()
+    airflow(env, "dags", "test", DAG_ID, rerun_at, log=settings.home / "service-logs" / "dags-test.log")
     assert (folder / "winback_lapsing.csv").read_bytes() == before
-    assert json.loads((folder / "manifest.json").read_text())["run_id"] != run_id_before
+    assert json.loads((folder / "manifest.json").read_text())["run_id"].startswith("manual__")
+    assert run_id_before.startswith("backfill__")
