@@ -45,7 +45,7 @@ COPY --chown=airflow:0 nurture/ ./nurture/
 COPY --chown=airflow:0 dags/ ./dags/
 COPY --chown=airflow:0 dbt_project/ ./dbt_project/
 COPY --chown=airflow:0 expectations/ ./expectations/
-RUN printf '%s\n' '#!/usr/bin/env python' 'from nurture.cli import app' 'app()' > /opt/nurture/bin/nurture \
+RUN printf '%s\n' '#!/usr/bin/env python' 'from nurture.cli import main' 'main()' > /opt/nurture/bin/nurture \
     && chmod 0755 /opt/nurture/bin/nurture \
     && chmod -R g+rwX /opt/nurture/app \
     && python -c "import nurture.config"

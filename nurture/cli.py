@@ -1,16 +1,17 @@
-"""The ``nurture`` command line: generate a shop, run pipeline steps, summarise.
+"""Nurture: generate a sample shop, run pipeline steps, summarise.
 
-Example::
-
-    nurture generate --customers 2000 --days 365 --seed 42
-    nurture extract --start 2025-01-01 --end 2025-12-25
-    nurture run --date 2025-12-25
-    nurture summary --date 2025-12-25
+\b
+Examples:
+  nurture generate --customers 2000 --days 365 --seed 42
+  nurture extract --start 2025-01-01 --end 2025-12-25
+  nurture run --date 2025-12-25
+  nurture summary --date 2025-12-25
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import date, datetime, timedelta
 from typing import Annotated
@@ -33,7 +34,7 @@ def _day(value: datetime) -> date:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def configure_logging(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
@@ -117,5 +118,17 @@ def summary(
     console.print(render(build_summary(load_settings(), _day(day))))
 
 
+def main() -> None:
+    """Entry point: known failures print one clear line and exit with code 2."""
+    from nurture.extract.event_logs import SourceMissingError
+    from nurture.transform import DbtBuildError
+
+    try:
+        app()
+    except (SourceMissingError, DbtBuildError, FileNotFoundError) as error:
+        console.print(f"[red]error:[/] {error}")
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()
