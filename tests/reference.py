@@ -26,49 +26,80 @@ def _visible(frame: pd.DataFrame, run_date: date) -> pd.DataFrame:
     return frame[pd.to_datetime(frame["updated_at"]) < end]
 
 
+def stage_of(
+    paid_orders, paid_orders_last_365d, since_first, since_last, since_reactivation, lapsing_after, v=DEFAULTS
+) -> str:
+    """The lifecycle rules in precedence order (README: lifecycle stages)."""
+    if paid_orders == 0:
+        return "prospect"
+    if since_first < v["onboarding_days"]:
+        return "new"
+    if since_reactivation is not None and since_reactivation < v["onboarding_days"]:
+        return "reactivated"
+    late = since_last > lapsing_after or since_last >= v["churn_days"]
+    if paid_orders_last_365d >= v["loyal_min_orders"] and not late:
+        return "loyal"
+    if not late:
+        return "active"
+    return "lapsing" if since_last < v["churn_days"] else "inactive"
+
+
+def stages_from_purchases(customers: pd.DataFrame, purchases: pd.DataFrame, run_date: date, v=DEFAULTS):
+    """Stage per customer as of run_date from purchase days.
+
+    ``customers``: customer_id, signed_up_date; ``purchases``: customer_id, purchase_date,
+    paid_orders (one row per customer per purchase day).
+    """
+    today = pd.Timestamp(run_date)
+    known = customers[pd.to_datetime(customers["signed_up_date"]) <= today]
+    days = purchases[pd.to_datetime(purchases["purchase_date"]) <= today].copy()
+    days["purchase_date"] = pd.to_datetime(days["purchase_date"])
+    days = days.sort_values(["customer_id", "purchase_date"])
+    days["gap"] = days.groupby("customer_id")["purchase_date"].diff().dt.days
+    days["age"] = (today - days["purchase_date"]).dt.days
+    days["reactivation"] = days["gap"] >= v["churn_days"]
+    stats = days.groupby("customer_id").agg(
+        first=("purchase_date", "min"),
+        last=("purchase_date", "max"),
+        paid_orders=("paid_orders", "sum"),
+        paid_orders_last_365d=("paid_orders", lambda s: int(s[days.loc[s.index, "age"] < 365].sum())),
+        median_gap=("gap", "median"),
+    )
+    stats["last_reactivation"] = days[days["reactivation"]].groupby("customer_id")["purchase_date"].max()
+    shop_gap = stats["median_gap"].dropna().median()
+    out = known.merge(stats, left_on="customer_id", right_index=True, how="left")
+    out["paid_orders"] = out["paid_orders"].fillna(0).astype(int)
+    out["paid_orders_last_365d"] = out["paid_orders_last_365d"].fillna(0).astype(int)
+    out["days_since_first"] = (today - out["first"]).dt.days
+    out["days_since_last"] = (today - out["last"]).dt.days
+    out["days_since_reactivation"] = (today - out["last_reactivation"]).dt.days
+    expected = out["median_gap"].fillna(shop_gap)
+    out["lapsing_after"] = (v["lapsing_k"] * expected).fillna(0).clip(lower=v["lapsing_floor_days"])
+    out["lifecycle_stage"] = [
+        stage_of(
+            r.paid_orders,
+            r.paid_orders_last_365d,
+            r.days_since_first,
+            r.days_since_last,
+            None if pd.isna(r.days_since_reactivation) else r.days_since_reactivation,
+            r.lapsing_after,
+            v,
+        )
+        for r in out.itertuples()
+    ]
+    return out
+
+
 def lifecycle_reference(db_path: str, run_date: date, v: dict = DEFAULTS) -> pd.DataFrame:
-    """One row per customer with paid-order stats and lifecycle_stage as of run_date."""
+    """One row per customer with purchase stats and lifecycle_stage as of run_date (UTC days)."""
     with sqlite3.connect(db_path) as con:
         customers = _visible(pd.read_sql("select * from customers", con), run_date)
         orders = _visible(pd.read_sql("select * from orders", con), run_date)
-    today = pd.Timestamp(run_date)
-    orders["ordered_date"] = pd.to_datetime(orders["ordered_at"]).dt.normalize()
-    paid = orders[(orders["status"] == "paid") & (orders["ordered_date"] <= today)]
-    paid = paid.sort_values(["customer_id", "ordered_date", "order_id"])
-    paid["gap"] = paid.groupby("customer_id")["ordered_date"].diff().dt.days
-    paid["age"] = (today - paid["ordered_date"]).dt.days
-    stats = paid.groupby("customer_id").agg(
-        first=("ordered_date", "min"),
-        last=("ordered_date", "max"),
-        paid_orders=("order_id", "size"),
-        paid_orders_last_365d=("age", lambda a: int((a < 365).sum())),
-        median_gap=("gap", "median"),
-    )
-    shop_gap = stats["median_gap"].dropna().median()
-    out = customers[["customer_id", "email", "first_name", "consent_email", "consent_email_at"]].merge(
-        stats, left_on="customer_id", right_index=True, how="left"
-    )
-    out["paid_orders"] = out["paid_orders"].fillna(0).astype(int)
-    out["days_since_first"] = (today - out["first"]).dt.days
-    out["days_since_last"] = (today - out["last"]).dt.days
-    expected = out["median_gap"].fillna(shop_gap)
-    out["lapsing_after"] = (v["lapsing_k"] * expected).fillna(0).clip(lower=v["lapsing_floor_days"])
-
-    def stage(row) -> str:
-        if row.paid_orders == 0:
-            return "prospect"
-        if row.days_since_last >= v["churn_days"]:
-            return "inactive"
-        if row.days_since_first < v["onboarding_days"]:
-            return "new"
-        if row.days_since_last > row.lapsing_after:
-            return "lapsing"
-        if row.paid_orders_last_365d >= v["loyal_min_orders"]:
-            return "loyal"
-        return "active"
-
-    out["lifecycle_stage"] = out.apply(stage, axis=1)
-    return out
+    orders["purchase_date"] = pd.to_datetime(orders["ordered_at"]).dt.normalize()
+    paid = orders[orders["status"] == "paid"]
+    purchases = paid.groupby(["customer_id", "purchase_date"]).size().rename("paid_orders").reset_index()
+    customers = customers.assign(signed_up_date=pd.to_datetime(customers["signed_up_at"]).dt.normalize())
+    return stages_from_purchases(customers, purchases, run_date, v)
 
 
 def email_suppressions(log_dir, run_date: date) -> pd.DataFrame:

@@ -1,26 +1,30 @@
-{% macro lifecycle_stage(
-    paid_orders='paid_orders',
-    days_since_first_paid_order='days_since_first_paid_order',
-    days_since_last_paid_order='days_since_last_paid_order',
-    paid_orders_last_365d='paid_orders_last_365d',
-    lapsing_after_days='lapsing_after_days'
-) -%}
+{% macro lifecycle_stage() -%}
     {#-
-        THE one place where lifecycle stage precedence lives (see the
-        `lifecycle_stage` docs block): the first matching rule wins.
-        "Within N days" means days since the event < N, i.e. the run date and the N - 1 days before it.
+        THE one place where the lifecycle stage is decided (see the `lifecycle_stage`
+        docs block). Rules in precedence order, the first that matches wins. Expects
+        the columns of int_customer_daily_stages: paid_orders, paid_orders_last_365d,
+        days_since_first_purchase, days_since_last_purchase, days_since_reactivation,
+        lapsing_after_days. "Within N days" means fewer than N days ago (today = 0).
+        A customer is late when their last purchase is beyond their lapsing threshold
+        or the churn window.
     -#}
+    {%- set late -%}
+        (days_since_last_purchase > lapsing_after_days
+            or days_since_last_purchase >= {{ var('churn_days') }})
+    {%- endset -%}
     case
-        when {{ paid_orders }} = 0
+        when paid_orders = 0
             then 'prospect'
-        when {{ days_since_last_paid_order }} >= {{ var('churn_days') }}
-            then 'inactive'
-        when {{ days_since_first_paid_order }} < {{ var('onboarding_days') }}
+        when days_since_first_purchase < {{ var('onboarding_days') }}
             then 'new'
-        when {{ days_since_last_paid_order }} > {{ lapsing_after_days }}
-            then 'lapsing'
-        when {{ paid_orders_last_365d }} >= {{ var('loyal_min_orders') }}
+        when days_since_reactivation < {{ var('onboarding_days') }}
+            then 'reactivated'
+        when paid_orders_last_365d >= {{ var('loyal_min_orders') }} and not {{ late }}
             then 'loyal'
-        else 'active'
+        when not {{ late }}
+            then 'active'
+        when days_since_last_purchase < {{ var('churn_days') }}
+            then 'lapsing'
+        else 'inactive'
     end
 {%- endmacro %}

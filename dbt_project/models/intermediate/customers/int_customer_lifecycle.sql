@@ -1,79 +1,30 @@
+-- Today's row of the daily stage history: one definition for history and today.
 with
 
-customers as (
+daily_stages as (
 
-    select * from {{ ref('stg_shop__customers') }}
-
-),
-
-order_stats as (
-
-    select * from {{ ref('int_customer_order_stats') }}
-
-),
-
--- The gap expected of a one-time buyer: the median, over repeat buyers, of
--- each one's own median gap (so heavy buyers do not weigh more).
-shop_order_gap as (
-
-    select
-        percentile_cont(0.5) within group (order by median_order_gap_days)
-            as shop_median_order_gap_days
-
-    from order_stats
-    where median_order_gap_days is not null
-
-),
-
-measured as (
-
-    select
-        customers.customer_id,
-        order_stats.first_paid_order_date,
-        order_stats.last_paid_order_date,
-        coalesce(order_stats.paid_orders, 0) as paid_orders,
-        coalesce(order_stats.paid_orders_last_365d, 0) as paid_orders_last_365d,
-        order_stats.median_order_gap_days,
-        coalesce(
-            order_stats.median_order_gap_days,
-            shop_order_gap.shop_median_order_gap_days
-        ) as expected_order_gap_days,
-        {{ dbt.datediff('order_stats.first_paid_order_date', run_date(), 'day') }}
-            as days_since_first_paid_order,
-        {{ dbt.datediff('order_stats.last_paid_order_date', run_date(), 'day') }}
-            as days_since_last_paid_order
-
-    from customers
-
-    left join order_stats
-        on customers.customer_id = order_stats.customer_id
-
-    cross join shop_order_gap
-
-),
-
-with_threshold as (
-
-    select
-        *,
-        case when paid_orders > 0 then
-            greatest(
-                {{ var('lapsing_floor_days') }},
-                coalesce({{ var('lapsing_k') }} * expected_order_gap_days, 0)
-            )
-        end as lapsing_after_days
-
-    from measured
+    select * from {{ ref('int_customer_daily_stages') }}
+    where as_of_date = {{ run_date() }}
 
 ),
 
 final as (
 
     select
-        *,
-        {{ lifecycle_stage() }} as lifecycle_stage
+        customer_id,
+        first_purchase_date as first_paid_order_date,
+        last_purchase_date as last_paid_order_date,
+        last_reactivation_date,
+        days_since_first_purchase as days_since_first_paid_order,
+        days_since_last_purchase as days_since_last_paid_order,
+        paid_orders,
+        paid_orders_last_365d,
+        median_gap_days as median_order_gap_days,
+        shop_median_gap_days,
+        lapsing_after_days,
+        lifecycle_stage
 
-    from with_threshold
+    from daily_stages
 
 )
 
