@@ -4,7 +4,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_events__events') }}
+    select * from {{ ref('fct_engagement_events') }}
     where occurred_date <= {{ run_date() }}
 
 ),

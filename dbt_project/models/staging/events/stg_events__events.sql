@@ -7,15 +7,6 @@ source as (
 
 ),
 
--- An event delivered twice keeps its first arrival (earliest log file, then line).
-first_arrival as (
-
-    select distinct on (event_id) *
-    from source
-    order by event_id, dt, source_file, source_line, filename, file_row_number
-
-),
-
 final as (
 
     select
@@ -41,9 +32,11 @@ final as (
             then cast({{ json_text('properties', 'product_id') }} as integer)
         end as viewed_product_id,
         source_file,
-        source_line
+        source_line,
+        filename,
+        file_row_number
 
-    from first_arrival
+    from source
 
 )
 
