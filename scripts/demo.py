@@ -23,6 +23,8 @@ from nurture.summary import build_summary, render
 
 DAYS_RUN_BY_AIRFLOW = 7
 CUSTOMERS = int(os.environ.get("NURTURE_DEMO_CUSTOMERS", "5000"))
+# Two years, so customers can churn (a year without a purchase) and come back.
+DAYS = 730
 
 console = Console()
 
