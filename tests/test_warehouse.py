@@ -4,6 +4,7 @@ computation, incremental models against a full refresh, and re-runs of old dates
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 
 import duckdb
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from nurture import pipeline
-from nurture.transform import dbt_build, run_dbt
+from nurture.transform import dbt_build, dbt_paths, run_dbt
 from tests.conftest import make_shop, midnight
 from tests.reference import lifecycle_reference
 
@@ -81,3 +82,24 @@ def test_rerunning_an_old_date_changes_nothing(extracted_shop, tmp_path):
     dbt_build(settings, old)
     for name, frame in snapshot().items():
         pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
+def test_docs_generate_and_every_model_and_column_is_described(extracted_shop, tmp_path):
+    settings, shop = extracted_shop
+    settings = with_warehouse(settings, tmp_path)
+    dbt_build(settings, shop.end)
+    assert run_dbt(settings, ["docs", "generate"], shop.end).success
+    target = dbt_paths(settings)["target"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    models = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    assert models and set(models) <= set(catalog["nodes"]), "every model is in the docs catalog"
+    undocumented = []
+    for key, node in models.items():
+        if not node["description"].strip():
+            undocumented.append(node["name"])
+        described = {name.lower() for name, col in node["columns"].items() if col["description"].strip()}
+        for column in catalog["nodes"][key]["columns"]:
+            if column.lower() not in described:
+                undocumented.append(f"{node['name']}.{column}")
+    assert undocumented == []
