@@ -7,7 +7,9 @@ Builds the day's lifecycle audiences from the shop's raw data:
    engagement log into the raw zone (Parquet, one partition per day; bad log
    lines are quarantined with a reason);
 2. **transform** with `dbt build` as of the run's logical date;
-3. **export** every segment model (tagged `segment`) as CSV + `manifest.json`.
+3. **predict** each customer's probability-alive and 90-day expected value
+   (BG/NBD + Gamma-Gamma, fitted in the `nurture` package) into the warehouse;
+4. **export** every segment model (tagged `segment`) as CSV + `manifest.json`.
 
 Every date comes from the data interval, so re-running a day or backfilling a
 range gives the same results. Tasks that open the DuckDB warehouse file run in
@@ -84,6 +86,13 @@ def nurture_daily():
         return dict(Counter(r.status for r in results))
 
     @task(pool=WAREHOUSE_POOL)
+    def predict_value(data_interval_start=None) -> int:
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        return pipeline.predict(load_settings(), data_interval_start.date())
+
+    @task(pool=WAREHOUSE_POOL)
     def export_segments(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
         from nurture import pipeline
         from nurture.config import load_settings
@@ -91,7 +100,8 @@ def nurture_daily():
         results = pipeline.export(load_settings(), data_interval_start.date(), run_id, data_interval_end)
         return {r.segment: r.rows for r in results}
 
-    extract() >> dbt_build() >> export_segments()
+    built = extract() >> dbt_build()
+    built >> [predict_value(), export_segments()]
 
 
 nurture_daily()

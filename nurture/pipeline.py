@@ -41,6 +41,13 @@ def transform(settings: Settings, run_date: date) -> list[NodeResult]:
     return dbt_build(settings, run_date)
 
 
+def predict(settings: Settings, run_date: date) -> int:
+    """Fit BG/NBD + Gamma-Gamma and write the predicted-value tables (after dbt)."""
+    from nurture.predict.step import predict_customer_value  # scipy: only when predicting
+
+    return predict_customer_value(settings, run_date)
+
+
 def export(
     settings: Settings, run_date: date, run_id: str, data_interval_end: datetime
 ) -> list[ExportResult]:

@@ -13,7 +13,7 @@ import pytest
 
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "numpy", "sqlalchemy"}
-WAREHOUSE_TASKS = {"dbt_build", "export_segments"}
+WAREHOUSE_TASKS = {"dbt_build", "predict_value", "export_segments"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_daily_dag_flows_extract_transform_export(dagbag):
     dag = dagbag.dags["nurture_daily"]
     build = dag.get_task("dbt_build")
     assert {t.task_id for t in build.upstream_list} == {"extract.shop_tables", "extract.event_logs"}
-    assert {t.task_id for t in build.downstream_list} == {"export_segments"}
+    assert {t.task_id for t in build.downstream_list} == {"predict_value", "export_segments"}
     assert dag.timetable.expression == "0 0 * * *", "daily at midnight UTC, with [start, end) data intervals"
 
 
