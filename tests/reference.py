@@ -57,7 +57,7 @@ def stages_from_purchases(customers: pd.DataFrame, purchases: pd.DataFrame, run_
     days = days.sort_values(["customer_id", "purchase_date"])
     days["gap"] = days.groupby("customer_id")["purchase_date"].diff().dt.days
     days["age"] = (today - days["purchase_date"]).dt.days
-    days["reactivation"] = days["gap"] >= v["churn_days"]
+    days["reactivation"] = days["gap"] > v["churn_days"]
     stats = days.groupby("customer_id").agg(
         first=("purchase_date", "min"),
         last=("purchase_date", "max"),
@@ -152,3 +152,58 @@ def winback_reference(db_path: str, log_dir, run_date: date) -> pd.DataFrame:
             "paid_orders": chosen["paid_orders"].astype("int64"),
         }
     ).sort_values("customer_id", ignore_index=True)
+
+
+def paid_orders_reference(db_path: str, run_date: date) -> pd.DataFrame:
+    """Paid orders visible on run_date, one row each: customer_id, order_id, purchase_date (UTC day)."""
+    with sqlite3.connect(db_path) as con:
+        orders = _visible(pd.read_sql("select * from orders", con), run_date)
+    orders["purchase_date"] = pd.to_datetime(orders["ordered_at"]).dt.normalize()
+    paid = orders[(orders["status"] == "paid") & (orders["purchase_date"] <= pd.Timestamp(run_date))]
+    return paid[["customer_id", "order_id", "purchase_date"]].reset_index(drop=True)
+
+
+def monthly_retention_reference(
+    db_path: str, run_date: date, history_start: date, churn_days: int = DEFAULTS["churn_days"]
+) -> pd.DataFrame:
+    """CRR and repeat purchase rate per month (rpt_monthly_retention's definitions, UTC days).
+
+    Per month from history_start's month to run_date's (the last one ending on run_date):
+    S = customers with a paid order in the churn_days days before the month's first day,
+    E = ... in the churn_days days up to and including the period's last day,
+    N = customers whose first paid order is in the period, CRR = (E - N) / S;
+    repeat purchase rate = share of the period's buyers with more than one paid order
+    up to the period's end.
+    """
+    paid = paid_orders_reference(db_path, run_date)
+    first = paid.groupby("customer_id")["purchase_date"].min()
+    today, day = pd.Timestamp(run_date), pd.Timedelta(days=1)
+
+    def customers_between(lo, hi) -> set:
+        """Customers with a paid order from day lo to day hi, both included."""
+        days = paid["purchase_date"]
+        return set(paid.loc[(days >= lo) & (days <= hi), "customer_id"])
+
+    rows = []
+    for month_start in pd.date_range(pd.Timestamp(history_start).replace(day=1), today, freq="MS"):
+        period_end = min(month_start + pd.offsets.MonthEnd(0), today)
+        start = customers_between(month_start - churn_days * day, month_start - day)
+        end = customers_between(period_end - (churn_days - 1) * day, period_end)
+        new = int(((first >= month_start) & (first <= period_end)).sum())
+        buyers = customers_between(month_start, period_end)
+        orders_to_date = paid[paid["purchase_date"] <= period_end].groupby("customer_id").size()
+        repeat = int((orders_to_date.reindex(sorted(buyers)) > 1).sum())
+        rows.append(
+            {
+                "month_start_date": month_start.date(),
+                "period_end_date": period_end.date(),
+                "customers_at_start": len(start),
+                "customers_at_end": len(end),
+                "new_customers": new,
+                "customer_retention_rate": (len(end) - new) / len(start) if start else float("nan"),
+                "buyers": len(buyers),
+                "repeat_buyers": repeat,
+                "repeat_purchase_rate": repeat / len(buyers) if buyers else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -39,8 +39,8 @@ days as (
 
 ),
 
--- Gap to the previous purchase day; a gap of a whole churn window or more makes
--- the purchase a reactivation.
+-- Gap to the previous purchase day; a gap longer than the churn window makes the
+-- purchase a reactivation (the customer ended at least one day inactive).
 purchases as (
 
     select
@@ -84,7 +84,7 @@ purchase_facts as (
         purchases.purchase_date,
         purchases.paid_orders,
         running_median_gaps.median_gap_days,
-        coalesce(purchases.gap_days >= {{ var('churn_days') }}, false) as is_reactivation
+        coalesce(purchases.gap_days > {{ var('churn_days') }}, false) as is_reactivation
 
     from purchases
 
