@@ -42,7 +42,6 @@ def run_dbt(settings: Settings, command: list[str], run_date: date, target: str 
     """Invoke dbt with the project's paths and the ``run_date`` var; returns dbt's result."""
     from dbt.cli.main import dbtRunner  # heavy import, only when dbt runs
 
-    os.environ.update(settings.dbt_env())
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     paths = dbt_paths(settings)
     args = [
@@ -56,10 +55,19 @@ def run_dbt(settings: Settings, command: list[str], run_date: date, target: str 
     ]  # fmt: skip
     if target:
         args += ["--target", target]
+    # dbt reads its paths from the environment: set them for this call only, so
+    # settings never leak into later calls (or load_settings) in the same process.
+    saved = {name: os.environ.get(name) for name in settings.dbt_env()}
+    os.environ.update(settings.dbt_env())
     try:
         return dbtRunner().invoke(args)
     finally:
         _release_duckdb()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _release_duckdb() -> None:

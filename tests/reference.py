@@ -129,8 +129,30 @@ def email_suppressions(log_dir, run_date: date) -> pd.DataFrame:
     )
 
 
+def open_ticket_customers(log_dir, run_date: date) -> set[int]:
+    """Customers with a support ticket whose latest opening has no resolution at or after it."""
+    frames = [
+        pd.read_json(path, lines=True, compression="gzip", convert_dates=False, dtype=False)
+        for path in sorted(log_dir.glob("events-*.jsonl.gz"))
+        if date.fromisoformat(path.name[7:17]) <= run_date
+    ]
+    events = pd.concat(frames, ignore_index=True)
+    events["occurred_at"] = pd.to_datetime(events["timestamp"]).dt.tz_localize(None)
+    events = events[events["occurred_at"].dt.date <= run_date]
+    tickets = events[events["event_type"].isin(["support_ticket_opened", "support_ticket_resolved"])].copy()
+    tickets["ticket_id"] = tickets["properties"].map(lambda p: p["ticket_id"])
+    open_ids = set()
+    for _, ticket in tickets.groupby("ticket_id"):
+        opened = ticket.loc[ticket["event_type"] == "support_ticket_opened", "occurred_at"]
+        resolved = ticket.loc[ticket["event_type"] == "support_ticket_resolved", "occurred_at"]
+        if len(opened) and (resolved.empty or resolved.max() < opened.max()):
+            open_ids.add(int(ticket["customer_id"].iloc[0]))
+    return open_ids
+
+
 def winback_reference(db_path: str, log_dir, run_date: date) -> pd.DataFrame:
-    """The win-back audience: lapsing customers who may be emailed, as exported."""
+    """The win-back audience as exported (its first seven columns): lapsing customers who
+    may be emailed and have no open support ticket (a promotional segment)."""
     people = lifecycle_reference(db_path, run_date).merge(
         email_suppressions(log_dir, run_date), left_on="customer_id", right_index=True, how="left"
     )
@@ -140,7 +162,8 @@ def winback_reference(db_path: str, log_dir, run_date: date) -> pd.DataFrame:
         & (people["unsubscribed_at"].isna() | (people["unsubscribed_at"] < consent_at))
         & people["hard_bounced_at"].isna()
     )
-    chosen = people[(people["lifecycle_stage"] == "lapsing") & emailable]
+    no_open_ticket = ~people["customer_id"].isin(open_ticket_customers(log_dir, run_date))
+    chosen = people[(people["lifecycle_stage"] == "lapsing") & emailable & no_open_ticket]
     return pd.DataFrame(
         {
             "customer_id": chosen["customer_id"].astype("int64"),

@@ -1,4 +1,15 @@
+-- Lapsing customers who may be emailed and have no open support ticket (a promotion
+-- while a complaint is open backfires). The first seven columns are the export's
+-- original contract; later columns are appended at the end only.
 with
+
+audience as (
+
+    select * from {{ ref('dim_customer_audience') }}
+    where is_emailable
+        and not has_open_support_ticket
+
+),
 
 customers as (
 
@@ -9,17 +20,25 @@ customers as (
 final as (
 
     select
-        customer_id,
-        email,
-        first_name,
-        lifecycle_stage,
-        last_paid_order_date as last_order_date,
-        days_since_last_paid_order as days_since_last_order,
-        paid_orders
+        customers.customer_id,
+        customers.email,
+        customers.first_name,
+        customers.lifecycle_stage,
+        customers.last_paid_order_date as last_order_date,
+        customers.days_since_last_paid_order as days_since_last_order,
+        customers.paid_orders,
+        audience.loyalty_tier,
+        audience.points_balance,
+        audience.recommended_product_id,
+        audience.recommended_product_name,
+        audience.preferred_send_hour
 
     from customers
-    where lifecycle_stage = 'lapsing'
-        and is_emailable
+
+    inner join audience
+        on customers.customer_id = audience.customer_id
+
+    where customers.lifecycle_stage = 'lapsing'
 
 )
 

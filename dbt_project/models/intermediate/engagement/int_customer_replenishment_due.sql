@@ -1,0 +1,107 @@
+-- When a consumable a customer bought runs out. The cycle is the customer's own average
+-- days between purchase days of the product when they bought it on two or more days;
+-- otherwise the product's replenishment_days times the quantity last bought (two packs
+-- last twice as long). The due date counts from the latest purchase, so a product
+-- bought again is never due early.
+with
+
+paid_orders as (
+
+    select * from {{ ref('int_orders_converted') }}
+    where is_paid
+
+),
+
+order_items as (
+
+    select * from {{ ref('stg_shop__order_items') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+    where replenishment_days is not null
+
+),
+
+purchase_days as (
+
+    select
+        paid_orders.customer_id,
+        order_items.product_id,
+        {{ business_date('paid_orders.ordered_at') }} as purchase_date,
+        sum(order_items.quantity) as quantity
+
+    from paid_orders
+
+    inner join order_items
+        on paid_orders.order_id = order_items.order_id
+
+    inner join products
+        on order_items.product_id = products.product_id
+
+    group by 1, 2, 3
+
+),
+
+sequenced as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id, product_id order by purchase_date desc
+        ) as recency_rank,
+        count(*) over (partition by customer_id, product_id) as purchase_days,
+        min(purchase_date) over (partition by customer_id, product_id) as first_purchase_date
+
+    from purchase_days
+
+),
+
+cycles as (
+
+    select
+        sequenced.customer_id,
+        sequenced.product_id,
+        sequenced.purchase_date as last_purchase_date,
+        sequenced.quantity as last_quantity,
+        sequenced.purchase_days,
+        case
+            when sequenced.purchase_days >= 2
+                then cast(round(
+                    cast({{ dbt.datediff('sequenced.first_purchase_date', 'sequenced.purchase_date', 'day') }}
+                        as {{ dbt.type_numeric() }}) / (sequenced.purchase_days - 1)
+                ) as integer)
+            else products.replenishment_days * sequenced.quantity
+        end as cycle_days
+
+    from sequenced
+
+    inner join products
+        on sequenced.product_id = products.product_id
+
+    where sequenced.recency_rank = 1
+
+),
+
+final as (
+
+    select
+        cast(customer_id as {{ dbt.type_string() }}) || '-' || cast(product_id as {{ dbt.type_string() }})
+            as customer_product_id,
+        customer_id,
+        product_id,
+        last_purchase_date,
+        last_quantity,
+        purchase_days,
+        cycle_days,
+        cast({{ dbt.dateadd('day', 'cycle_days', 'last_purchase_date') }} as date) as due_date,
+        {{ dbt.datediff(run_date(), dbt.dateadd('day', 'cycle_days', 'last_purchase_date'), 'day') }}
+            as days_until_due
+
+    from cycles
+
+)
+
+select * from final

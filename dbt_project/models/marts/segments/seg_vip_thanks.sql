@@ -1,0 +1,31 @@
+-- Members in var vip_min_tier or a higher loyalty tier, for a thank-you message.
+with
+
+audience as (
+
+    select * from {{ ref('dim_customer_audience') }}
+    where is_emailable
+        and not has_open_support_ticket
+
+),
+
+final as (
+
+    select
+        customer_id,
+        email,
+        first_name,
+        lifecycle_stage,
+        loyalty_tier,
+        points_balance,
+        recommended_product_id,
+        recommended_product_name,
+        preferred_send_hour,
+        rolling_12m_spend
+
+    from audience
+    where {{ loyalty_tier_rank('loyalty_tier') }} >= {{ loyalty_tier_rank("'" ~ var('vip_min_tier') ~ "'") }}
+
+)
+
+select * from final
