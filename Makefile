@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test test-all airflow lint lock clean
+.PHONY: setup demo test test-all airflow lint lock clean postgres
 
 # Idempotent: reinstalls only when the lock file or pyproject.toml changed.
 setup: $(STAMP)
@@ -26,12 +26,17 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/python scripts/demo.py
 
-test: setup
+test: setup postgres
 	$(BIN)/python -m pytest
 
 # Includes the slow scale tests kept out of CI.
 test-all: setup
 	$(BIN)/python -m pytest -m ""
+
+# The local PostgreSQL warehouse for the dbt `postgres` target (installs it if
+# missing, creates .pg/ once; a no-op when it already runs). See the script.
+postgres:
+	scripts/postgres.sh start
 
 airflow: setup
 	$(BIN)/python scripts/airflow_standalone.py

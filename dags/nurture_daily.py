@@ -75,6 +75,14 @@ def nurture_daily():
 
         return [shop_tables(), event_logs()]
 
+    @task
+    def load_warehouse(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+        """PostgreSQL target only: load the day's raw partitions into schema raw."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        return pipeline.load_warehouse(load_settings(), data_interval_start, data_interval_end)
+
     @task(pool=WAREHOUSE_POOL)
     def dbt_build(data_interval_start=None) -> dict[str, int]:
         from collections import Counter
@@ -100,7 +108,7 @@ def nurture_daily():
         results = pipeline.export(load_settings(), data_interval_start.date(), run_id, data_interval_end)
         return {r.segment: r.rows for r in results}
 
-    built = extract() >> dbt_build()
+    built = extract() >> load_warehouse() >> dbt_build()
     built >> [predict_value(), export_segments()]
 
 

@@ -31,6 +31,7 @@ class Settings:
     raw_dir: Path
     warehouse_path: Path
     exports_dir: Path
+    dbt_target: str  # "duckdb" (the embedded default) or "postgres"
 
     def dbt_env(self) -> dict[str, str]:
         """Environment variables the dbt project reads (see ``profiles.yml``)."""
@@ -59,4 +60,5 @@ def load_settings(home: Path | None = None) -> Settings:
         raw_dir=_path("NURTURE_RAW_DIR", home / "raw"),
         warehouse_path=_path("NURTURE_WAREHOUSE", home / "warehouse" / "nurture.duckdb"),
         exports_dir=_path("NURTURE_EXPORTS_DIR", home / "exports"),
+        dbt_target=os.environ.get("NURTURE_DBT_TARGET", "duckdb"),
     )

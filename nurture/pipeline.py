@@ -37,6 +37,18 @@ def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[s
     return totals
 
 
+def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
+    """On the PostgreSQL target, load the interval's raw partitions into schema ``raw``
+    (DuckDB reads the raw zone in place: nothing to do)."""
+    if settings.dbt_target != "postgres":
+        return {}
+    from nurture.load_postgres import load_raw_to_postgres
+
+    counts = load_raw_to_postgres(settings.raw_dir, start_day=start, end_day=end)
+    log.info("loaded raw rows into PostgreSQL for [%s, %s): %s", start, end, counts)
+    return counts
+
+
 def transform(settings: Settings, run_date: date) -> list[NodeResult]:
     return dbt_build(settings, run_date)
 

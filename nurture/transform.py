@@ -53,8 +53,7 @@ def run_dbt(settings: Settings, command: list[str], run_date: date, target: str 
         "--vars", json.dumps({"run_date": run_date.isoformat()}),
         "--no-use-colors",
     ]  # fmt: skip
-    if target:
-        args += ["--target", target]
+    args += ["--target", target or settings.dbt_target]
     # dbt reads its paths from the environment: set them for this call only, so
     # settings never leak into later calls (or load_settings) in the same process.
     saved = {name: os.environ.get(name) for name in settings.dbt_env()}

@@ -52,7 +52,9 @@ def test_warehouse_tasks_share_the_one_slot_pool(dagbag):
 def test_daily_dag_flows_extract_transform_export(dagbag):
     dag = dagbag.dags["nurture_daily"]
     build = dag.get_task("dbt_build")
-    assert {t.task_id for t in build.upstream_list} == {"extract.shop_tables", "extract.event_logs"}
+    assert {t.task_id for t in build.upstream_list} == {"load_warehouse"}
+    load = dag.get_task("load_warehouse")
+    assert {t.task_id for t in load.upstream_list} == {"extract.shop_tables", "extract.event_logs"}
     assert {t.task_id for t in build.downstream_list} == {"predict_value", "export_segments"}
     assert dag.timetable.expression == "0 0 * * *", "daily at midnight UTC, with [start, end) data intervals"
 

@@ -8,8 +8,9 @@ the schema dbt builds in, fits both models on all its customers, and writes
 - ``pred_model_fit``: one row per run date, the fitted parameters and fit diagnostics,
   that date's row replaced in the same transaction.
 
-One code path per engine, chosen like dbt's target (argument, else ``DBT_TARGET``, else
-``duckdb``): DuckDB through the file at ``settings.warehouse_path``, PostgreSQL through
+One code path per engine, chosen like dbt's target (argument, else
+``settings.dbt_target``, from ``NURTURE_DBT_TARGET``): DuckDB through the file at
+``settings.warehouse_path``, PostgreSQL through
 SQLAlchemy/psycopg2 with the ``NURTURE_PG_*`` variables ``profiles.yml`` reads.
 """
 
@@ -87,8 +88,8 @@ def horizon_days_from_project() -> int:
     return int(project["vars"]["prediction_horizon_days"])
 
 
-def resolve_target(target: str | None) -> str:
-    target = target or os.environ.get("DBT_TARGET") or "duckdb"
+def resolve_target(target: str | None, settings: Settings) -> str:
+    target = target or settings.dbt_target
     if target not in SCHEMAS:
         raise PredictionError(f"unknown dbt target {target!r}: use one of {', '.join(SCHEMAS)}")
     return target
@@ -102,7 +103,7 @@ def predict_customer_value(
     Returns the number of customers written. Raises :class:`PredictionError` when the
     inputs are missing or were built for another run date.
     """
-    target = resolve_target(target)
+    target = resolve_target(target, settings)
     horizon = horizon_days if horizon_days is not None else horizon_days_from_project()
     warehouse = DuckDBWarehouse(settings) if target == "duckdb" else PostgresWarehouse()
     inputs = warehouse.read_inputs()
@@ -282,23 +283,13 @@ class PostgresWarehouse:
     schema = SCHEMAS["postgres"]
 
     def __init__(self) -> None:
-        from sqlalchemy import URL, create_engine
+        from sqlalchemy import create_engine
 
-        missing = [
-            n
-            for n in ("NURTURE_PG_USER", "NURTURE_PG_PASSWORD", "NURTURE_PG_DATABASE")
-            if n not in os.environ
-        ]
-        if missing:
-            raise PredictionError(f"set {', '.join(missing)} for the postgres target (see profiles.yml)")
-        url = URL.create(
-            "postgresql+psycopg2",
-            username=os.environ["NURTURE_PG_USER"],
-            password=os.environ["NURTURE_PG_PASSWORD"],
-            host=os.environ.get("NURTURE_PG_HOST", "127.0.0.1"),
-            port=int(os.environ.get("NURTURE_PG_PORT", "5432")),
-            database=os.environ["NURTURE_PG_DATABASE"],
-        )
+        from nurture.load_postgres import postgres_url_from_env
+
+        # One reading of NURTURE_PG_* (same defaults as profiles.yml and scripts/postgres.sh).
+        self.schema = os.environ.get("NURTURE_PG_SCHEMA", SCHEMAS["postgres"])
+        url = postgres_url_from_env().replace("postgresql://", "postgresql+psycopg2://", 1)
         self.engine = create_engine(url)
 
     def read_inputs(self) -> pd.DataFrame:

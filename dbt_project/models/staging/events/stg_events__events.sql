@@ -20,7 +20,7 @@ final as (
         campaign,
         properties,
         case when event_type = 'survey_answered'
-            then cast({{ json_text('properties', 'nps') }} as integer)
+            then {{ json_integer('properties', 'nps') }}
         end as nps_score,
         case when event_type = 'email_bounced'
             then {{ json_text('properties', 'bounce_type') }}
@@ -29,7 +29,7 @@ final as (
             then {{ json_text('properties', 'channel') }}
         end as unsubscribed_channel,
         case when event_type = 'page_viewed'
-            then cast({{ json_text('properties', 'product_id') }} as integer)
+            then {{ json_integer('properties', 'product_id') }}
         end as viewed_product_id,
         source_file,
         source_line,
