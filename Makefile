@@ -30,7 +30,7 @@ test: setup postgres
 	$(BIN)/python -m pytest
 
 # Includes the slow scale tests kept out of CI.
-test-all: setup
+test-all: setup postgres
 	$(BIN)/python -m pytest -m ""
 
 # The local PostgreSQL warehouse for the dbt `postgres` target (installs it if
