@@ -22,7 +22,7 @@ from nurture.local_airflow import airflow_env, backfill, free_port, init_metadat
 from nurture.summary import build_summary, render
 
 DAYS_RUN_BY_AIRFLOW = 7
-CUSTOMERS = int(os.environ.get("NURTURE_DEMO_CUSTOMERS", "5000"))
+CUSTOMERS = int(os.environ.get("NURTURE_DEMO_CUSTOMERS", "3000"))
 # Two years, so customers can churn (a year without a purchase) and come back.
 DAYS = 730
 
@@ -38,7 +38,7 @@ def main() -> None:
 
     with console.status("Generating the sample shop"):
         shop = generate_shop(
-            settings.shop_db_url, settings.log_dir, customers=CUSTOMERS, end=DEFAULT_END_DATE
+            settings.shop_db_url, settings.log_dir, customers=CUSTOMERS, days=DAYS, end=DEFAULT_END_DATE
         )
     console.print(
         f"[bold]1. Shop[/] {shop.start} .. {shop.end}: "
