@@ -6,6 +6,7 @@ Examples:
   nurture extract --start 2025-01-01 --end 2025-12-25
   nurture run --date 2025-12-25
   nurture summary --date 2025-12-25
+  nurture validate data/shop/logs
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import sys
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -116,6 +118,51 @@ def summary(
     from nurture.summary import build_summary, render
 
     console.print(render(build_summary(load_settings(), _day(day))))
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders of events-YYYY-MM-DD.jsonl.gz.")],
+) -> None:
+    """Check engagement log files without running the pipeline; print what would be quarantined.
+
+    Exit code 0 when every line is accepted, 1 when some would be quarantined.
+    Example: nurture validate data/shop/logs/events-2025-12-31.jsonl.gz
+    """
+    import duckdb
+    from rich.table import Table
+
+    from nurture.extract.event_logs import check_log_file, log_file_day
+
+    files = sorted(f for p in paths for f in ([p] if p.is_file() else p.glob("events-*.jsonl.gz")))
+    if not files:
+        raise FileNotFoundError(f"no log files in {', '.join(map(str, paths))}")
+    summary = Table(title="Log files")
+    for column in ("file", "read", "accepted", "quarantined"):
+        summary.add_column(column, justify="left" if column == "file" else "right")
+    problems = Table(title="Quarantined lines (first 20)")
+    for column in ("file", "line", "field", "rule", "raw line"):
+        problems.add_column(column, overflow="fold")
+    shown = quarantined_total = 0
+    with duckdb.connect() as con:
+        for path in files:
+            end = datetime.combine(log_file_day(path) + timedelta(days=1), datetime.min.time())
+            accepted, quarantined, read = check_log_file(con, path, end)
+            summary.add_row(path.name, f"{read:,}", f"{accepted.num_rows:,}", f"{quarantined.num_rows:,}")
+            quarantined_total += quarantined.num_rows
+            for row in quarantined.to_pylist()[: max(0, 20 - shown)]:
+                problems.add_row(
+                    row["source_file"],
+                    str(row["source_line"]),
+                    row["field"],
+                    row["rule"],
+                    row["raw_line"][:80],
+                )
+                shown += 1
+    console.print(summary)
+    if quarantined_total:
+        console.print(problems)
+        raise typer.Exit(1)
 
 
 def main() -> None:

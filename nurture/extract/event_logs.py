@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -168,6 +168,30 @@ def validate_lines(
     return accepted.cast(EVENTS_SCHEMA), quarantined.cast(QUARANTINE_SCHEMA)
 
 
+def check_log_file(
+    con: duckdb.DuckDBPyConnection, path: Path, interval_end: datetime
+) -> tuple[pa.Table, pa.Table, int]:
+    """Accepted events, quarantined lines and lines read for one log file.
+
+    Raises if a line went missing: read must equal accepted + quarantined.
+    """
+    lines, rejects = split_lines(path)
+    accepted, quarantined = validate_lines(con, lines, path.name, utc_naive(interval_end))
+    quarantined = pa.concat_tables([pa.Table.from_pylist(rejects, QUARANTINE_SCHEMA), quarantined])
+    read = lines.num_rows + len(rejects)
+    if accepted.num_rows + quarantined.num_rows != read:
+        raise AssertionError(f"{path.name}: lines read != accepted + quarantined")
+    return accepted, quarantined, read
+
+
+def log_file_day(path: Path) -> date:
+    """The day a log file holds, from its name (events-YYYY-MM-DD.jsonl.gz)."""
+    try:
+        return date.fromisoformat(path.name.removeprefix("events-").removesuffix(".jsonl.gz"))
+    except ValueError:
+        raise ValueError(f"{path}: not a daily log file name (expected events-YYYY-MM-DD.jsonl.gz)") from None
+
+
 def extract_event_logs(log_dir: Path, raw_dir: Path, start: datetime, end: datetime) -> list[LogDayResult]:
     """Land each day's log file in the raw zone; rejected lines go to the quarantine."""
     results = []
@@ -179,15 +203,9 @@ def extract_event_logs(log_dir: Path, raw_dir: Path, start: datetime, end: datet
                 f"engagement log for {day} not found: {path} "
                 "(is the log shipper late? re-run the day once the file is there)"
             )
-        lines, rejects = split_lines(path)
-        accepted, quarantined = validate_lines(con, lines, path.name, utc_naive(end))
-        quarantined = pa.concat_tables([pa.Table.from_pylist(rejects, QUARANTINE_SCHEMA), quarantined])
+        accepted, quarantined, read = check_log_file(con, path, end)
         write_partition(raw_dir, "events", day, accepted)
         write_quarantine(raw_dir, "events", day, quarantined)
-        read = lines.num_rows + len(rejects)
-        result = LogDayResult(day.isoformat(), read, accepted.num_rows, quarantined.num_rows)
-        if result.accepted + result.quarantined != result.read:
-            raise AssertionError(f"{path.name}: lines read != accepted + quarantined ({result})")
-        results.append(result)
+        results.append(LogDayResult(day.isoformat(), read, accepted.num_rows, quarantined.num_rows))
     con.close()
     return results
