@@ -132,7 +132,9 @@ def validate(
     import duckdb
     from rich.table import Table
 
+    from nurture.config import load_settings
     from nurture.extract.event_logs import check_log_file, log_file_day
+    from nurture.extract.limits import Limits
 
     files = sorted(f for p in paths for f in ([p] if p.is_file() else p.glob("events-*.jsonl.gz")))
     if not files:
@@ -144,10 +146,11 @@ def validate(
     for column in ("file", "line", "field", "rule", "raw line"):
         problems.add_column(column, overflow="fold")
     shown = quarantined_total = 0
+    limits = Limits.from_settings(load_settings())
     with duckdb.connect() as con:
         for path in files:
             end = datetime.combine(log_file_day(path) + timedelta(days=1), datetime.min.time())
-            accepted, quarantined, read = check_log_file(con, path, end)
+            accepted, quarantined, read = check_log_file(con, path, end, limits)
             summary.add_row(path.name, f"{read:,}", f"{accepted.num_rows:,}", f"{quarantined.num_rows:,}")
             quarantined_total += quarantined.num_rows
             for row in quarantined.to_pylist()[: max(0, 20 - shown)]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,11 @@ class Settings:
     warehouse_path: Path
     exports_dir: Path
     dbt_target: str  # "duckdb" (the embedded default) or "postgres"
+    # Data-quality limits (see expectations/README.md).
+    shop_opened_on: date = date(2000, 1, 1)  # earlier timestamps are quarantined
+    max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
+    max_quarantine_share: float = 0.05  # error budget per dataset and day: above it blocks
+    freshness_hours: float = 6.0  # newest event must be this close to the interval end
 
     def dbt_env(self) -> dict[str, str]:
         """Environment variables the dbt project reads (see ``profiles.yml``)."""
@@ -61,4 +67,8 @@ def load_settings(home: Path | None = None) -> Settings:
         warehouse_path=_path("NURTURE_WAREHOUSE", home / "warehouse" / "nurture.duckdb"),
         exports_dir=_path("NURTURE_EXPORTS_DIR", home / "exports"),
         dbt_target=os.environ.get("NURTURE_DBT_TARGET", "duckdb"),
+        shop_opened_on=date.fromisoformat(os.environ.get("NURTURE_SHOP_OPENED_ON", "2000-01-01")),
+        max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
+        max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),
+        freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "6")),
     )

@@ -14,25 +14,37 @@ from nurture.config import Settings
 from nurture.export.files import ExportResult, export_all
 from nurture.export.segments import discover_segments
 from nurture.extract.event_logs import extract_event_logs
+from nurture.extract.limits import Limits
 from nurture.extract.shop_tables import extract_shop_tables
 from nurture.transform import NodeResult, dbt_build, manifest_path
 
 log = logging.getLogger(__name__)
 
 
-def extract_shop(settings: Settings, shop_db_url: str, start: datetime, end: datetime) -> dict[str, int]:
-    counts = extract_shop_tables(shop_db_url, settings.raw_dir, start, end)
-    log.info("extracted shop rows for [%s, %s): %s", start, end, counts)
-    return counts
-
-
-def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
-    days = extract_event_logs(settings.log_dir, settings.raw_dir, start, end)
-    totals = {
+def _totals(days) -> dict[str, int]:
+    return {
         "read": sum(d.read for d in days),
         "accepted": sum(d.accepted for d in days),
         "quarantined": sum(d.quarantined for d in days),
     }
+
+
+def extract_shop(
+    settings: Settings, shop_db_url: str, start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    """Extract the shop tables; returns {table: {read, accepted, quarantined}}."""
+    limits = Limits.from_settings(settings)
+    days = extract_shop_tables(shop_db_url, settings.raw_dir, start, end, limits=limits)
+    tables = dict.fromkeys(d.table for d in days)
+    counts = {table: _totals([d for d in days if d.table == table]) for table in tables}
+    for table, c in counts.items():
+        log.info("extracted %s for [%s, %s): %s", table, start, end, c)
+    return counts
+
+
+def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
+    days = extract_event_logs(settings.log_dir, settings.raw_dir, start, end, Limits.from_settings(settings))
+    totals = _totals(days)
     log.info("extracted events for [%s, %s): %s", start, end, totals)
     return totals
 

@@ -35,8 +35,10 @@ def test_a_day_holds_exactly_the_rows_updated_in_its_interval(small_shop, tmp_pa
     raw = tmp_path / "raw"
     day = shop.end - timedelta(days=3)
     start, end = day_interval(day)
-    counts = extract_shop_tables(settings.shop_db_url, raw, start, end)
+    results = extract_shop_tables(settings.shop_db_url, raw, start, end)
+    counts = {r.table: r.accepted for r in results}
     assert set(counts) == set(SHOP_TABLES)
+    assert all(r.quarantined == 0 for r in results)
     for name in SHOP_TABLES:
         table = read_partition(raw, name, day)
         assert table.num_rows == counts[name] == shop_rows_updated_in(settings, name, start, end)

@@ -16,17 +16,18 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from nurture.extract.limits import DEFAULT_LIMITS, FUTURE_TOLERANCE, Limits
 from nurture.extract.raw_zone import (
     QUARANTINE_SCHEMA,
+    RowsLostError,
     days_in_interval,
     utc_naive,
+    write_audit,
     write_partition,
     write_quarantine,
 )
 
 LOG_NAME = "events-{day}.jsonl.gz"
-# Clock skew allowed past the data interval's end before a timestamp counts as "from the future".
-FUTURE_TOLERANCE = "1 hour"
 EVENT_TYPES = (
     "email_sent", "email_opened", "email_clicked", "email_bounced", "unsubscribed",
     "session_started", "page_viewed", "cart_updated", "push_opened", "survey_answered",
@@ -118,6 +119,7 @@ fields as (
         try_cast(j->>'customer_id' as bigint) as customer_id,
         try_strptime(j->>'timestamp', ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%fZ']) as occurred_at,
         j->>'campaign' as campaign,
+        j->'properties'->>'nps' as nps_text,
         coalesce((j->'properties')::varchar, '{}') as properties
     from parsed
 ),
@@ -135,24 +137,38 @@ checked as (
             when occurred_at is null then ['timestamp', 'wrong_type']
             when occurred_at >= $interval_end + interval '{FUTURE_TOLERANCE}'
                 then ['timestamp', 'after_interval_end']
+            when occurred_at < $shop_opened_on then ['timestamp', 'before_shop_opened']
+            when event_type = 'survey_answered' and nps_text is null
+                then ['properties.nps', 'missing_required']
+            when event_type = 'survey_answered' and try_cast(nps_text as integer) is null
+                then ['properties.nps', 'wrong_type']
+            when event_type = 'survey_answered' and try_cast(nps_text as integer) not between 0 and 10
+                then ['properties.nps', 'out_of_range']
             when row_number() over (partition by event_id order by source_line) > 1
                 then ['event_id', 'duplicate']
         end as failure
     from fields
 )
-select * exclude (j) from checked order by source_line
+select * exclude (j, nps_text) from checked order by source_line
 """
 
 
 def validate_lines(
-    con: duckdb.DuckDBPyConnection, lines: pa.Table, file_name: str, interval_end: datetime
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+    file_name: str,
+    interval_end: datetime,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[pa.Table, pa.Table]:
     """Split a file's lines into accepted events and quarantined rows (SQL in DuckDB)."""
     con.register("lines", lines)
     sql = VALIDATE_SQL.replace("$event_types", str(EVENT_TYPES)).replace(
         "{FUTURE_TOLERANCE}", FUTURE_TOLERANCE
     )
-    con.execute(f"create or replace temp table checked as {sql}", {"interval_end": interval_end})
+    con.execute(
+        f"create or replace temp table checked as {sql}",
+        {"interval_end": interval_end, "shop_opened_on": limits.shop_opened_on},
+    )
     params = {"file": file_name}
     accepted = con.sql(
         "select event_id, event_type, customer_id, occurred_at, campaign, properties, "
@@ -169,18 +185,18 @@ def validate_lines(
 
 
 def check_log_file(
-    con: duckdb.DuckDBPyConnection, path: Path, interval_end: datetime
+    con: duckdb.DuckDBPyConnection, path: Path, interval_end: datetime, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[pa.Table, pa.Table, int]:
     """Accepted events, quarantined lines and lines read for one log file.
 
     Raises if a line went missing: read must equal accepted + quarantined.
     """
     lines, rejects = split_lines(path)
-    accepted, quarantined = validate_lines(con, lines, path.name, utc_naive(interval_end))
+    accepted, quarantined = validate_lines(con, lines, path.name, utc_naive(interval_end), limits)
     quarantined = pa.concat_tables([pa.Table.from_pylist(rejects, QUARANTINE_SCHEMA), quarantined])
     read = lines.num_rows + len(rejects)
     if accepted.num_rows + quarantined.num_rows != read:
-        raise AssertionError(f"{path.name}: lines read != accepted + quarantined")
+        raise RowsLostError(f"{path.name}: lines read != accepted + quarantined")
     return accepted, quarantined, read
 
 
@@ -192,7 +208,9 @@ def log_file_day(path: Path) -> date:
         raise ValueError(f"{path}: not a daily log file name (expected events-YYYY-MM-DD.jsonl.gz)") from None
 
 
-def extract_event_logs(log_dir: Path, raw_dir: Path, start: datetime, end: datetime) -> list[LogDayResult]:
+def extract_event_logs(
+    log_dir: Path, raw_dir: Path, start: datetime, end: datetime, limits: Limits = DEFAULT_LIMITS
+) -> list[LogDayResult]:
     """Land each day's log file in the raw zone; rejected lines go to the quarantine."""
     results = []
     con = duckdb.connect()
@@ -203,9 +221,10 @@ def extract_event_logs(log_dir: Path, raw_dir: Path, start: datetime, end: datet
                 f"engagement log for {day} not found: {path} "
                 "(is the log shipper late? re-run the day once the file is there)"
             )
-        accepted, quarantined, read = check_log_file(con, path, end)
+        accepted, quarantined, read = check_log_file(con, path, end, limits)
         write_partition(raw_dir, "events", day, accepted)
         write_quarantine(raw_dir, "events", day, quarantined)
+        write_audit(raw_dir, "events", day, read, accepted.num_rows, quarantined.num_rows)
         results.append(LogDayResult(day.isoformat(), read, accepted.num_rows, quarantined.num_rows))
     con.close()
     return results

@@ -1,7 +1,9 @@
 """The raw landing zone: Parquet files partitioned by day, replaced atomically.
 
 Layout: ``<raw>/<dataset>/dt=YYYY-MM-DD/part-0.parquet`` and, for rejected
-rows, ``<raw>/_quarantine/<dataset>/dt=YYYY-MM-DD/part-0.parquet``. Every
+rows, ``<raw>/_quarantine/<dataset>/dt=YYYY-MM-DD/part-0.parquet``; the
+extract audit (rows read / accepted / quarantined, schema drift) of each
+dataset and day in ``<raw>/_audit/<dataset>/dt=YYYY-MM-DD/``. Every
 extracted day gets a file, even an empty one, so "extracted, nothing happened"
 differs from "not extracted yet". Re-running a day replaces its partition.
 """
@@ -19,6 +21,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 QUARANTINE = "_quarantine"
+AUDIT = "_audit"
+AUDIT_SCHEMA = pa.schema(
+    [
+        ("dataset", pa.string()),
+        ("day", pa.date32()),
+        ("rows_read", pa.int64()),
+        ("rows_accepted", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("extra_columns", pa.string()),  # in the source, not in our schema: dropped (schema drift)
+        ("missing_columns", pa.string()),  # in our schema, not in the source: rows quarantined
+    ]
+)
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),
@@ -74,3 +88,34 @@ def write_quarantine(raw_dir: Path, dataset: str, day: date, rows: pa.Table) -> 
     write_partition(
         raw_dir / QUARANTINE, dataset, day, rows.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
     )
+
+
+class RowsLostError(AssertionError):
+    """Rows read != rows accepted + rows quarantined: a bug, never bad input."""
+
+
+def write_audit(
+    raw_dir: Path,
+    dataset: str,
+    day: date,
+    read: int,
+    accepted: int,
+    quarantined: int,
+    extra_columns: list[str] = (),
+    missing_columns: list[str] = (),
+) -> None:
+    """Record a dataset-day's counts; refuse to record a day that lost rows."""
+    if read != accepted + quarantined:
+        raise RowsLostError(
+            f"{dataset} {day}: {read} rows read but {accepted} accepted + {quarantined} quarantined"
+        )
+    row = {
+        "dataset": dataset,
+        "day": day,
+        "rows_read": read,
+        "rows_accepted": accepted,
+        "rows_quarantined": quarantined,
+        "extra_columns": ",".join(extra_columns) or None,
+        "missing_columns": ",".join(missing_columns) or None,
+    }
+    write_partition(raw_dir / AUDIT, dataset, day, pa.Table.from_pylist([row], AUDIT_SCHEMA))

@@ -1,20 +1,103 @@
 """Extract the shop's tables incrementally: the rows whose ``updated_at`` falls
-in the run's data interval [start, end).
+in the run's data interval [start, end), each one accepted or quarantined.
 
 The window comes from the run, not from a stored "last seen" watermark, so
 re-running any past day (or a backfill) reproduces that day's partition.
+
+Rows are read as text from the live table (whatever columns it has today) and
+checked in DuckDB against our schema and the rules below, so a wrong type, a
+renamed column or an absurd amount is quarantined with its field and rule, not
+crashed on. Rows read = rows accepted + rows quarantined, per table and day.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-import numpy as np
+import duckdb
 import pyarrow as pa
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, Table, create_engine, select
+import pyarrow.compute as pc
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    cast,
+    create_engine,
+    select,
+    type_coerce,
+)
 
-from nurture.extract.raw_zone import days_in_interval, utc_naive, write_partition
-from nurture.shop_schema import SHOP_TABLES
+from nurture.extract.limits import DEFAULT_LIMITS, FUTURE_TOLERANCE, Limits
+from nurture.extract.raw_zone import (
+    days_in_interval,
+    utc_naive,
+    write_audit,
+    write_partition,
+    write_quarantine,
+)
+from nurture.shop_schema import REPORTING_CURRENCY, SHOP_TABLES
+
+EXTRACT_ORDER = ("customers", "fx_rates", "products", "orders", "order_items", "carts")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+ORDER_STATUSES = ("paid", "refunded", "cancelled")
+CART_STATUSES = ("open", "converted", "abandoned")
+
+# Rules beyond types and required fields: (field, rule, SQL that is true for a bad row).
+# A customer or currency is "known" if the shop's own tables have it (read once
+# per run, see ``load_reference_keys``): independent of what the raw zone holds,
+# so the first run, a re-run and a backfill all judge a row alike.
+UNKNOWN_CUSTOMER = "customer_id not in (select customer_id from known_customers)"
+UNKNOWN_CURRENCY = "currency not in (select currency from known_currencies)"
+TABLE_RULES: dict[str, list[tuple[str, str, str]]] = {
+    "customers": [("email", "invalid_email", f"not regexp_full_match(email, '{EMAIL_PATTERN}')")],
+    "products": [
+        ("price", "negative_amount", "price < 0"),
+        ("price", "absurd_amount", "price > $max_amount"),
+        ("currency", "unknown_currency", UNKNOWN_CURRENCY),
+    ],
+    "orders": [
+        ("status", "unknown_value", f"status not in {ORDER_STATUSES}"),
+        ("subtotal", "negative_amount", "subtotal < 0"),
+        ("discount", "negative_amount", "discount < 0"),
+        ("total", "negative_amount", "total < 0"),
+        ("total", "absurd_amount", "total > $max_amount"),
+        ("currency", "unknown_currency", UNKNOWN_CURRENCY),
+        ("customer_id", "unknown_customer", UNKNOWN_CUSTOMER),
+    ],
+    "order_items": [
+        ("quantity", "not_positive", "quantity <= 0"),
+        ("unit_price", "negative_amount", "unit_price < 0"),
+        ("unit_price", "absurd_amount", "unit_price > $max_amount"),
+    ],
+    "carts": [
+        ("status", "unknown_value", f"status not in {CART_STATUSES}"),
+        ("value", "negative_amount", "value < 0"),
+        ("value", "absurd_amount", "value > $max_amount"),
+        ("currency", "unknown_currency", UNKNOWN_CURRENCY),
+        ("customer_id", "unknown_customer", UNKNOWN_CUSTOMER),
+    ],
+    "fx_rates": [("rate_to_reporting", "not_positive", "rate_to_reporting <= 0")],
+}
+
+
+class SourceSchemaError(RuntimeError):
+    """The source table cannot be extracted incrementally (no ``updated_at``)."""
+
+
+@dataclass
+class TableDayResult:
+    table: str
+    day: str
+    read: int
+    accepted: int
+    quarantined: int
 
 
 def arrow_type(column) -> pa.DataType:
@@ -36,37 +119,171 @@ def arrow_schema(table: Table) -> pa.Schema:
     return pa.schema([(c.name, arrow_type(c)) for c in table.columns])
 
 
-def read_window(engine, table: Table, start: datetime, end: datetime) -> pa.Table:
-    """Rows of ``table`` updated in [start, end), in primary-key order."""
+def duckdb_type(column) -> str:
+    kind = arrow_type(column)
+    if pa.types.is_decimal(kind):
+        return f"decimal({kind.precision}, {kind.scale})"
+    return {pa.bool_(): "boolean", pa.int64(): "bigint", pa.timestamp("us"): "timestamp",
+            pa.date32(): "date"}.get(kind, "varchar")  # fmt: skip
+
+
+def read_window_as_text(engine, expected: Table, start: datetime, end: datetime):
+    """The live table's rows updated in [start, end), every column as text.
+
+    Returns (rows, extra columns, missing columns) against our schema.
+    """
+    live = Table(expected.name, MetaData(), autoload_with=engine)
+    names = [c.name for c in live.columns]
+    if "updated_at" not in names:
+        raise SourceSchemaError(
+            f"shop table {expected.name}: column updated_at is missing (columns: {', '.join(names)}); "
+            "rows cannot be extracted by data interval"
+        )
+    # Compare as our DateTime whatever the live column's declared type, so bounds bind alike.
+    updated_at = type_coerce(live.c.updated_at, expected.c.updated_at.type)
+    keys = [live.c[c.name] for c in expected.primary_key.columns if c.name in live.c] or list(live.c)
     stmt = (
-        select(table)
-        .where(table.c.updated_at >= start, table.c.updated_at < end)
-        .order_by(*table.primary_key.columns)
+        select(*[cast(live.c[n], String).label(n) for n in names])
+        .where(updated_at >= start, updated_at < end)
+        .order_by(*keys, updated_at)
     )
-    schema = arrow_schema(table)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
-    return pa.table(
-        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    text = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
+    extra = [n for n in names if n not in expected.c]
+    missing = [c.name for c in expected.columns if c.name not in live.c]
+    return text, extra, missing
+
+
+def _failure_sql(expected: Table, missing: list[str], limits: Limits) -> str:
+    """A ``case`` giving [field, rule] for the first check a row fails, else null."""
+    whens = [f"when true then ['{name}', 'column_missing']" for name in missing[:1]]
+    for column in expected.columns:
+        name = column.name
+        if not column.nullable:
+            whens.append(f"when raw.{name} is null then ['{name}', 'missing_required']")
+        whens.append(f"when raw.{name} is not null and {name} is null then ['{name}', 'wrong_type']")
+        if isinstance(column.type, DateTime | Date):
+            whens.append(
+                f"when {name} >= $interval_end + interval '{FUTURE_TOLERANCE}' "
+                f"then ['{name}', 'after_interval_end']"
+            )
+        if isinstance(column.type, DateTime):  # not birthdays
+            whens.append(f"when {name} < $shop_opened_on then ['{name}', 'before_shop_opened']")
+    for field, rule, bad in TABLE_RULES.get(expected.name, []):
+        bad = bad.replace("$max_amount", repr(limits.max_amount))
+        whens.append(f"when {bad} then ['{field}', '{rule}']")
+    keys = ", ".join(c.name for c in expected.primary_key.columns)
+    whens.append(
+        f"when row_number() over (partition by {keys}, updated_at order by source_line) > 1 "
+        f"then ['{keys}', 'duplicate']"
     )
+    return "case " + " ".join(whens) + " end"
+
+
+def load_reference_keys(con: duckdb.DuckDBPyConnection, engine) -> None:
+    """The shop's customer ids and FX currencies (plus the reporting currency), into DuckDB."""
+    for name, key in (("customers", "customer_id"), ("fx_rates", "currency")):
+        live = Table(name, MetaData(), autoload_with=engine)
+        with engine.connect() as conn:
+            keys = [row[0] for row in conn.execute(select(cast(live.c[key], String)).distinct())]
+        con.register("keys", pa.table({key: pa.array(keys, pa.string())}))
+        kind = "bigint" if key == "customer_id" else "varchar"
+        con.execute(
+            f"create or replace temp table known_{name} as "
+            f"select try_cast({key} as {kind}) as {key} from keys where try_cast({key} as {kind}) is not null"
+        )
+        con.unregister("keys")
+    con.execute(f"insert into known_fx_rates values ('{REPORTING_CURRENCY}')")
+    con.execute("create or replace temp view known_currencies as select currency from known_fx_rates")
+
+
+def check_table(
+    con: duckdb.DuckDBPyConnection,
+    expected: Table,
+    text: pa.Table,
+    missing: list[str],
+    end: datetime,
+    limits: Limits,
+) -> tuple[pa.Table, pa.Table]:
+    """Split one table's window into accepted rows (typed) and quarantined rows."""
+    live_names = text.schema.names
+    for name in missing:  # absent columns read as null; the row is quarantined for them
+        text = text.append_column(name, pa.nulls(text.num_rows, pa.string()))
+    # Position in the window's key order: the row's "line" in quarantine reports.
+    text = text.append_column("source_line", pa.array(range(1, text.num_rows + 1), pa.int64()))
+    con.register("source_rows", text)
+    typed = ", ".join(f"try_cast(raw.{c.name} as {duckdb_type(c)}) as {c.name}" for c in expected.columns)
+    live = ", ".join(f'"{n}" := "{n}"' for n in live_names)
+    con.execute(
+        f"""
+        create or replace temp table checked as
+        with numbered as (
+            select source_line, to_json(struct_pack({live}))::varchar as raw_line, source_rows as raw
+            from source_rows
+        ),
+        checked_rows as (
+            select source_line, raw_line, raw, {typed} from numbered
+        )
+        select *, {_failure_sql(expected, missing, limits)} as failure from checked_rows
+        """,
+        {"interval_end": end, "shop_opened_on": limits.shop_opened_on},
+    )
+    columns = ", ".join(c.name for c in expected.columns)
+    accepted = con.sql(f"select {columns} from checked where failure is null order by source_line")
+    quarantined = con.sql(
+        "select $file as source_file, source_line, failure[1] as field, failure[2] as rule, raw_line, "
+        "try_cast(raw.updated_at as timestamp)::date as day from checked where failure is not null "
+        "order by source_line",
+        params={"file": f"shop:{expected.name}"},
+    )
+    result = accepted.to_arrow_table().cast(arrow_schema(expected)), quarantined.to_arrow_table()
+    con.unregister("source_rows")
+    return result
 
 
 def extract_shop_tables(
-    shop_db_url: str, raw_dir, start: datetime, end: datetime, tables: list[str] | None = None
-) -> dict[str, int]:
-    """Land each table's changed rows as one Parquet partition per day; returns row counts."""
+    shop_db_url: str,
+    raw_dir: Path,
+    start: datetime,
+    end: datetime,
+    tables: list[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[TableDayResult]:
+    """Land each table's changed rows as one Parquet partition per day, bad rows in the quarantine."""
     start, end = utc_naive(start), utc_naive(end)
+    raw_dir = Path(raw_dir)
     engine = create_engine(shop_db_url)
-    counts: dict[str, int] = {}
+    con = duckdb.connect()
+    results: list[TableDayResult] = []
     try:
-        for name in tables or list(SHOP_TABLES):
-            data = read_window(engine, SHOP_TABLES[name], start, end)
-            day_of_row = data.column("updated_at").cast(pa.date32()).to_numpy(zero_copy_only=False)
-            for day in days_in_interval(start, end):
-                mask = day_of_row == np.datetime64(day, "D")
-                write_partition(raw_dir, name, day, data.filter(pa.array(mask)))
-            counts[name] = data.num_rows
+        load_reference_keys(con, engine)
+        for name in [t for t in EXTRACT_ORDER if t in (tables or EXTRACT_ORDER)]:
+            expected = SHOP_TABLES[name]
+            text, extra, missing = read_window_as_text(engine, expected, start, end)
+            accepted, quarantined = check_table(con, expected, text, missing, end, limits)
+            results += _write_days(raw_dir, name, start, end, accepted, quarantined, extra, missing)
     finally:
+        con.close()
         engine.dispose()
-    return counts
+    return results
+
+
+def _write_days(raw_dir, name, start, end, accepted, quarantined, extra, missing) -> list[TableDayResult]:
+    accepted_day = accepted.column("updated_at").cast(pa.date32())
+    quarantined_day = quarantined.column("day")
+    results = []
+    for day in days_in_interval(start, end):
+        good = accepted.filter(pc.equal(accepted_day, pa.scalar(day, pa.date32())))
+        bad = quarantined.filter(pc.equal(quarantined_day, pa.scalar(day, pa.date32())))
+        write_partition(raw_dir, name, day, good)
+        write_quarantine(raw_dir, name, day, bad)
+        read = good.num_rows + bad.num_rows
+        write_audit(raw_dir, name, day, read, good.num_rows, bad.num_rows, extra, missing)
+        results.append(TableDayResult(name, day.isoformat(), read, good.num_rows, bad.num_rows))
+    # Every row read belongs to exactly one day of the window.
+    total_read = sum(r.read for r in results)
+    if total_read != accepted.num_rows + quarantined.num_rows:
+        raise AssertionError(f"shop table {name}: rows fell outside the window's days")
+    return results

@@ -1,0 +1,22 @@
+"""Limits the row checks at extract apply: what counts as too early, too late or absurd."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+# Clock skew allowed past the data interval's end before a timestamp counts as "from the future".
+FUTURE_TOLERANCE = "1 hour"
+
+
+@dataclass(frozen=True)
+class Limits:
+    shop_opened_on: date = date(2000, 1, 1)  # a timestamp before it is quarantined
+    max_amount: float = 50_000.0  # a larger order total, cart value or price is quarantined
+
+    @classmethod
+    def from_settings(cls, settings) -> Limits:
+        return cls(shop_opened_on=settings.shop_opened_on, max_amount=settings.max_amount)
+
+
+DEFAULT_LIMITS = Limits()
