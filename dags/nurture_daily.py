@@ -4,12 +4,21 @@
 Builds the day's lifecycle audiences from the shop's raw data:
 
 1. **extract** the shop tables changed in the data interval and the day's
-   engagement log into the raw zone (Parquet, one partition per day; bad log
-   lines are quarantined with a reason);
-2. **transform** with `dbt build` as of the run's logical date;
-3. **predict** each customer's probability-alive and 90-day expected value
+   engagement log into the raw zone (Parquet, one partition per day; bad rows
+   and lines are quarantined with their field and rule);
+2. **validate_raw**: Great Expectations suites on the raw data (error budget,
+   freshness against the data interval, each dataset's rules);
+3. **transform** with `dbt build` as of the run's logical date;
+4. **validate_marts**: suites on the marts the segments are cut from;
+5. **predict** each customer's probability-alive and 90-day expected value
    (BG/NBD + Gamma-Gamma, fitted in the `nurture` package) into the warehouse;
-4. **export** every segment model (tagged `segment`) as CSV + `manifest.json`.
+6. **export** every segment model (tagged `segment`) as CSV + `manifest.json`,
+   after the export suite passed on every segment.
+
+A failed *blocking* expectation fails its task, naming the expectations, and
+nothing downstream runs: no export is published for that run. Warnings are
+logged and kept. Results: table `audit.validation_results` in the warehouse
+and the Data Docs site under `$NURTURE_HOME/gx/uncommitted/data_docs/`.
 
 Every date comes from the data interval, so re-running a day or backfilling a
 range gives the same results. Tasks that open the DuckDB warehouse file run in
@@ -32,6 +41,19 @@ WAREHOUSE_POOL = "nurture_warehouse"
 END_DATE = (
     pendulum.parse(os.environ["NURTURE_END_DATE"], tz="UTC") if "NURTURE_END_DATE" in os.environ else None
 )
+
+
+def quality_gate(step, *args):
+    """Run a step whose quality gate may fail: bad data fails the task at once (no retries)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from nurture.quality.gate import QualityGateError
+
+    try:
+        return step(*args)
+    except QualityGateError as error:
+        raise AirflowFailException(str(error)) from error
+
 
 default_args = {
     "owner": "nurture",
@@ -75,6 +97,15 @@ def nurture_daily():
 
         return [shop_tables(), event_logs()]
 
+    @task(pool=WAREHOUSE_POOL)
+    def validate_raw(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
+        """Raw suites; a blocking failure stops the run before dbt."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        settings = load_settings()
+        return quality_gate(pipeline.validate_raw, settings, data_interval_start, data_interval_end, run_id)
+
     @task
     def load_warehouse(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
         """PostgreSQL target only: load the day's raw partitions into schema raw."""
@@ -94,6 +125,14 @@ def nurture_daily():
         return dict(Counter(r.status for r in results))
 
     @task(pool=WAREHOUSE_POOL)
+    def validate_marts(data_interval_start=None, run_id=None) -> dict[str, int]:
+        """Mart suites; a blocking failure stops the exports."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        return quality_gate(pipeline.validate_marts, load_settings(), data_interval_start.date(), run_id)
+
+    @task(pool=WAREHOUSE_POOL)
     def predict_value(data_interval_start=None) -> int:
         from nurture import pipeline
         from nurture.config import load_settings
@@ -105,11 +144,13 @@ def nurture_daily():
         from nurture import pipeline
         from nurture.config import load_settings
 
-        results = pipeline.export(load_settings(), data_interval_start.date(), run_id, data_interval_end)
+        settings, run_date = load_settings(), data_interval_start.date()
+        results = quality_gate(pipeline.export, settings, run_date, run_id, data_interval_end)
         return {r.segment: r.rows for r in results}
 
-    built = extract() >> load_warehouse() >> dbt_build()
-    built >> [predict_value(), export_segments()]
+    built = extract() >> validate_raw() >> load_warehouse() >> dbt_build()
+    built >> predict_value()
+    built >> validate_marts() >> export_segments()
 
 
 nurture_daily()

@@ -93,7 +93,7 @@ def extract(start: DateOpt, end: DateOpt) -> None:
 
 @app.command()
 def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")]) -> None:
-    """Run one day end to end without Airflow: extract, dbt build, export.
+    """Run one day end to end without Airflow: extract, check, dbt build, check, export.
 
     Example: nurture run --date 2025-12-31
     """
@@ -104,8 +104,11 @@ def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], he
     with console.status(f"running {_day(day)}"):
         pipeline.extract_shop(settings, settings.shop_db_url, start, end)
         pipeline.extract_events(settings, start, end)
+        run_id = f"cli__{_day(day)}"
+        pipeline.validate_raw(settings, start, end, run_id)
         pipeline.transform(settings, _day(day))
-        results = pipeline.export(settings, _day(day), f"cli__{_day(day)}", end)
+        pipeline.validate_marts(settings, _day(day), run_id)
+        results = pipeline.export(settings, _day(day), run_id, end)
     for r in results:
         console.print(f"{r.segment}: {r.rows:,} rows -> {r.data_file}")
 
@@ -171,11 +174,19 @@ def validate(
 def main() -> None:
     """Entry point: known failures print one clear line and exit with code 2."""
     from nurture.extract.event_logs import SourceMissingError
+    from nurture.extract.shop_tables import SourceSchemaError
+    from nurture.quality.gate import QualityGateError
     from nurture.transform import DbtBuildError
 
     try:
         app()
-    except (SourceMissingError, DbtBuildError, FileNotFoundError) as error:
+    except (
+        SourceMissingError,
+        SourceSchemaError,
+        QualityGateError,
+        DbtBuildError,
+        FileNotFoundError,
+    ) as error:
         console.print(f"[red]error:[/] {error}")
         sys.exit(2)
 

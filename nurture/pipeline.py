@@ -72,10 +72,35 @@ def predict(settings: Settings, run_date: date) -> int:
     return predict_customer_value(settings, run_date)
 
 
+def validate_raw(settings: Settings, start: datetime, end: datetime, run_id: str) -> dict[str, int]:
+    """Raw suites after extract; raises QualityGateError on a blocking failure."""
+    from nurture.quality.checks import check_raw
+
+    return _quality_counts(check_raw(settings, start, end, run_id))
+
+
+def validate_marts(settings: Settings, run_date: date, run_id: str) -> dict[str, int]:
+    """Mart suites after dbt; raises QualityGateError on a blocking failure."""
+    from nurture.quality.checks import check_marts
+
+    return _quality_counts(check_marts(settings, run_date, run_id))
+
+
+def _quality_counts(outcomes) -> dict[str, int]:
+    return {
+        "expectations": sum(len(o.results) for o in outcomes),
+        "warnings": sum(len(o.warnings) for o in outcomes),
+    }
+
+
 def export(
     settings: Settings, run_date: date, run_id: str, data_interval_end: datetime
 ) -> list[ExportResult]:
+    """Validate every segment with the export suite, then publish them all (or none)."""
+    from nurture.quality.checks import check_exports
+
     segments = discover_segments(manifest_path(settings))
+    check_exports(settings, segments, run_date, run_id)
     results = export_all(
         settings.warehouse_path, segments, settings.exports_dir, run_date, run_id, data_interval_end
     )

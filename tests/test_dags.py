@@ -13,7 +13,7 @@ import pytest
 
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "numpy", "sqlalchemy"}
-WAREHOUSE_TASKS = {"dbt_build", "predict_value", "export_segments"}
+WAREHOUSE_TASKS = {"validate_raw", "dbt_build", "validate_marts", "predict_value", "export_segments"}
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,18 @@ def test_warehouse_tasks_share_the_one_slot_pool(dagbag):
         assert pools[task_id] == "nurture_warehouse"
 
 
-def test_daily_dag_flows_extract_transform_export(dagbag):
+def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
     dag = dagbag.dags["nurture_daily"]
-    build = dag.get_task("dbt_build")
-    assert {t.task_id for t in build.upstream_list} == {"load_warehouse"}
-    load = dag.get_task("load_warehouse")
-    assert {t.task_id for t in load.upstream_list} == {"extract.shop_tables", "extract.event_logs"}
-    assert {t.task_id for t in build.downstream_list} == {"predict_value", "export_segments"}
+
+    def upstream(task_id):
+        return {t.task_id for t in dag.get_task(task_id).upstream_list}
+
+    assert upstream("validate_raw") == {"extract.shop_tables", "extract.event_logs"}
+    assert upstream("load_warehouse") == {"validate_raw"}
+    assert upstream("dbt_build") == {"load_warehouse"}
+    assert upstream("validate_marts") == {"dbt_build"}
+    assert upstream("predict_value") == {"dbt_build"}
+    assert upstream("export_segments") == {"validate_marts"}, "no export without the mart gate"
     assert dag.timetable.expression == "0 0 * * *", "daily at midnight UTC, with [start, end) data intervals"
 
 

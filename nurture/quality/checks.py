@@ -1,0 +1,155 @@
+"""The pipeline's three quality gates: raw data after extract, marts after dbt,
+each segment before it is published.
+
+Each gate builds its batches in DuckDB, validates them with the suites in
+``expectations/``, records every result in the warehouse (``audit.validation_results``)
+and in the Data Docs, then raises :class:`QualityGateError` if a blocking
+expectation failed, so the DAG stops before anything is exported.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from nurture.config import Settings
+from nurture.export.segments import Segment
+from nurture.extract.raw_zone import AUDIT, days_in_interval, partition_dir, utc_naive
+from nurture.quality.gate import SuiteOutcome, enforce, validate
+from nurture.warehouse import model_relation, read_sql, record_results
+
+log = logging.getLogger(__name__)
+
+RAW_DATASETS = ("customers", "fx_rates", "products", "orders", "order_items", "carts", "events")
+MART_MODELS = ("dim_customers", "fct_orders", "dim_customer_audience")
+# Where each channel's consent flag and address live in dim_customer_audience.
+CHANNEL_COLUMNS = {"email": ("is_emailable", "email"), "sms": ("is_smsable", "phone"),
+                   "push": ("is_pushable", "push_token")}  # fmt: skip
+MAX_AUDIENCE_SHARE = 0.5  # a segment holding over half the customers earns a warning
+
+
+def _parameters(settings: Settings) -> dict:
+    return {
+        "max_quarantine_share": settings.max_quarantine_share,
+        "freshness_hours": settings.freshness_hours,
+        "max_amount": settings.max_amount,
+        "max_audience_share": MAX_AUDIENCE_SHARE,
+    }
+
+
+def _files(raw_dir: Path, dataset: str, days: list[date]) -> list[str]:
+    paths = [partition_dir(raw_dir, dataset, day) / "part-0.parquet" for day in days]
+    return [str(p) for p in paths if p.exists()]
+
+
+def _read(files: list[str], sql: str = "select * from rows") -> pd.DataFrame:
+    with duckdb.connect() as con:
+        con.execute(f"create view rows as select * from read_parquet({files})")
+        return con.sql(sql).df()
+
+
+def raw_batches(settings: Settings, start: datetime, end: datetime) -> list[tuple[str, str, pd.DataFrame]]:
+    """(suite, batch, frame) for the audit, the freshness and each raw dataset of [start, end)."""
+    days = list(days_in_interval(start, end))
+    span = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    raw = settings.raw_dir
+    batches = []
+    audit_files = [f for d in RAW_DATASETS for f in _files(raw / AUDIT, d, days)]
+    if audit_files:
+        audit = _read(
+            audit_files,
+            "select *, rows_read - rows_accepted - rows_quarantined as unaccounted_rows, "
+            "coalesce(rows_quarantined / nullif(rows_read, 0), 0) as quarantine_share "
+            "from rows order by dataset, day",
+        )
+        batches.append(("raw_extract_audit", span, audit))
+    end = utc_naive(end)
+    freshness = []
+    for day in days:
+        day_end = min(end, datetime.combine(day + timedelta(days=1), datetime.min.time()))
+        row = {"day": day}
+        for dataset, column in (("events", "occurred_at"), ("orders", "updated_at")):
+            files = _files(raw, dataset, [day])
+            newest = _read(files, f"select max({column}) as newest from rows").newest[0] if files else None
+            row[f"{dataset}_staleness_hours"] = (
+                None if pd.isna(newest) else (day_end - newest.to_pydatetime()).total_seconds() / 3600
+            )
+        freshness.append(row)
+    batches.append(("raw_freshness", span, pd.DataFrame(freshness)))
+    for dataset in RAW_DATASETS:
+        files = _files(raw, dataset, days)
+        if files:
+            batches.append((f"raw_{dataset}", f"{dataset} {span}", _read(files)))
+    return batches
+
+
+def _gate(settings: Settings, batches, run_id: str, logical_date: date) -> list[SuiteOutcome]:
+    """Validate every batch, record all results, then stop on a blocking failure."""
+    outcomes = [
+        validate(settings, suite, batch, frame, run_id, _parameters(settings))
+        for suite, batch, frame in batches
+    ]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    record_results(
+        settings,
+        run_id,
+        logical_date,
+        [r.__dict__ | {"run_id": run_id, "logical_date": logical_date, "validated_at": now}
+         for o in outcomes for r in o.results],
+    )  # fmt: skip
+    failed = sum(len(o.blocking_failures) for o in outcomes)
+    warned = sum(len(o.warnings) for o in outcomes)
+    log.info("validated %d batches: %d blocking failures, %d warnings", len(outcomes), failed, warned)
+    enforce(outcomes)
+    return outcomes
+
+
+def check_raw(settings: Settings, start: datetime, end: datetime, run_id: str) -> list[SuiteOutcome]:
+    """Raw suites after extract: the error budget, freshness and each dataset's rules."""
+    return _gate(settings, raw_batches(settings, start, end), run_id, utc_naive(start).date())
+
+
+def check_marts(settings: Settings, run_date: date, run_id: str) -> list[SuiteOutcome]:
+    """Mart suites after dbt."""
+    batches = [
+        (
+            f"mart_{model}",
+            f"{model} {run_date}",
+            read_sql(settings, f"select * from {model_relation(settings, model)}"),
+        )
+        for model in MART_MODELS
+    ]
+    return _gate(settings, batches, run_id, run_date)
+
+
+def segment_check_frame(settings: Settings, segment: Segment) -> pd.DataFrame:
+    """A segment's keys with the consent and address of its channel, as the export suite sees them."""
+    consent, contact = CHANNEL_COLUMNS[segment.channel]
+    audience = model_relation(settings, "dim_customer_audience")
+    rows = f'"{segment.schema}"."{segment.model}"'
+    return read_sql(
+        settings,
+        f"""
+        select s."{segment.key}" as customer_id,
+            coalesce(a.{consent}, false) as has_channel_consent,
+            a.{contact} as contact,
+            count(*) over () * 1.0 / (select count(*) from {audience}) as audience_share
+        from {rows} as s
+        left join {audience} as a on a.customer_id = s."{segment.key}"
+        order by 1
+        """,
+    )
+
+
+def check_exports(
+    settings: Settings, segments: list[Segment], run_date: date, run_id: str
+) -> list[SuiteOutcome]:
+    """The export suite on every segment, before any file is published."""
+    batches = [
+        ("export_segment", f"{s.model} {run_date}", segment_check_frame(settings, s)) for s in segments
+    ]
+    return _gate(settings, batches, run_id, run_date)
