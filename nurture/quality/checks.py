@@ -66,6 +66,9 @@ def raw_batches(settings: Settings, start: datetime, end: datetime) -> list[tupl
             "coalesce(rows_quarantined / nullif(rows_read, 0), 0) as quarantine_share "
             "from rows order by dataset, day",
         )
+        audit["over_error_budget"] = (audit.quarantine_share > settings.max_quarantine_share) & (
+            audit.rows_quarantined > settings.quarantine_free_rows
+        )
         batches.append(("raw_extract_audit", span, audit))
     end = utc_naive(end)
     freshness = []

@@ -1,0 +1,104 @@
+"""The Great Expectations gates through the real DAG (`airflow dags test`): a blocking
+failure publishes no export; a warning is recorded and the run goes on."""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+from datetime import timedelta
+
+import duckdb
+import pytest
+
+from nurture import pipeline
+from nurture.extract.event_logs import LOG_NAME
+from nurture.local_airflow import DAG_ID, airflow, airflow_env, free_port, init_metadata
+from nurture.quality.gate import data_docs_index
+from tests.conftest import make_shop, midnight
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def gated_shop(tmp_path_factory):
+    """A shop whose raw zone holds history up to two days before its last day."""
+    settings, shop = make_shop(tmp_path_factory.mktemp("gated_shop"), customers=300, days=150, seed=11)
+    # Days well before the other Airflow tests' dates: they share the metadata DB.
+    warned_day = shop.end - timedelta(days=9)
+    blocked_day = warned_day + timedelta(days=1)
+    pipeline.extract_shop(settings, settings.shop_db_url, midnight(shop.start), midnight(warned_day))
+    pipeline.extract_events(settings, midnight(shop.start), midnight(warned_day))
+    env = airflow_env(settings, api_port=free_port(), calendar=(shop.start, shop.end))
+    env["NURTURE_FRESHNESS_HOURS"] = "24"  # a 300-customer shop can be quiet for a whole night
+    (settings.home / "service-logs").mkdir()
+    init_metadata(env, settings.home / "service-logs" / "init.log")
+    return settings, env, warned_day, blocked_day
+
+
+def run_day(settings, env, day):
+    """``dags test`` for the interval [day, day + 1): a manual run at day + 1."""
+    log = settings.home / "service-logs" / f"dags-test-{day}.log"
+    done = airflow(env, "dags", "test", DAG_ID, (day + timedelta(days=1)).isoformat(), check=False, log=log)
+    return done.returncode, log.read_text()
+
+
+def results(settings, day):
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(
+            "select suite, expectation, severity, success from audit.validation_results "
+            "where logical_date = ? order by all",
+            [day],
+        ).fetchall()
+
+
+def test_a_warning_is_recorded_and_the_exports_still_go_out(gated_shop):
+    settings, env, day, _ = gated_shop
+    stamp = f"{day} 09:00:00.000000"
+    with sqlite3.connect(settings.shop_db_url.removeprefix("sqlite:///")) as con:
+        con.execute("alter table customers add column loyalty_opt_in integer")  # schema drift
+        # Two bad orders: under the error budget's free rows, so quarantined without blocking.
+        con.executemany(
+            "insert into orders values (?, ?, ?, 'paid', 'EUR', 10, 0, ?, null, ?)",
+            [(990001, 1, stamp, -10, stamp), (990002, 999_999, stamp, 10, stamp)],
+        )
+        good_orders = {
+            row[0]
+            for row in con.execute(
+                "select order_id from orders where updated_at >= ? and updated_at < ? and order_id < 990001",
+                (str(day), str(day + timedelta(days=1))),
+            )
+        }
+    code, log = run_day(settings, env, day)
+    assert code == 0, log[-3000:]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        in_mart = {row[0] for row in con.execute("select order_id from fct_orders").fetchall()}
+    assert good_orders and good_orders <= in_mart, "no good row lost"
+    assert not {990001, 990002} & in_mart, "no bad row reaches a mart"
+    assert (
+        "raw_extract_audit",
+        "expect_column_values_to_be_null(extra_columns)",
+        "warning",
+        False,
+    ) in results(settings, day)
+    assert "data-quality warning: raw_extract_audit" in log
+    assert (settings.exports_dir / "winback_lapsing" / day.isoformat() / "manifest.json").exists()
+    checked = {suite for suite, *_ in results(settings, day)}
+    assert {"raw_events", "raw_orders", "mart_dim_customers", "export_segment"} <= checked
+    index = data_docs_index(settings)
+    assert index.exists() and "raw_extract_audit" in index.read_text()
+
+
+def test_a_blocking_failure_stops_the_run_and_publishes_no_export(gated_shop):
+    settings, env, _, day = gated_shop
+    # Over the error budget: a quarter of the day's log lines are garbage.
+    path = settings.log_dir / LOG_NAME.format(day=day.isoformat())
+    lines = gzip.decompress(path.read_bytes()).splitlines()
+    path.write_bytes(gzip.compress(b"\n".join(lines + [b"{not json"] * (len(lines) // 3)) + b"\n"))
+    code, log = run_day(settings, env, day)
+    assert code != 0
+    assert "blocking expectation(s) failed" in log
+    assert "raw_extract_audit" in log and "over_error_budget" in log
+    assert not list(settings.exports_dir.glob(f"*/{day.isoformat()}")), "no export for a blocked run"
+    failed = [r for r in results(settings, day) if not r[3]]
+    budget = ("raw_extract_audit", "expect_column_values_to_be_in_set(over_error_budget)", "critical", False)
+    assert budget in failed
