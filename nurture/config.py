@@ -38,7 +38,7 @@ class Settings:
     max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
     max_quarantine_share: float = 0.05  # error budget per dataset and day: above it blocks...
     quarantine_free_rows: int = 10  # ...once more rows than this are quarantined
-    freshness_hours: float = 6.0  # newest event must be this close to the interval end
+    freshness_hours: float = 12.0  # newest event must be this close to the interval end
 
     def dbt_env(self) -> dict[str, str]:
         """Environment variables the dbt project reads (see ``profiles.yml``)."""
@@ -72,5 +72,5 @@ def load_settings(home: Path | None = None) -> Settings:
         max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
         max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),
         quarantine_free_rows=int(os.environ.get("NURTURE_QUARANTINE_FREE_ROWS", "10")),
-        freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "6")),
+        freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "12")),
     )

@@ -17,6 +17,8 @@ SMALL_END = date(2025, 6, 30)
 # Airflow reads its home when first imported: give the test session its own.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="nurture-test-airflow-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# A few hundred customers can be quiet for a whole night: judge freshness by the day.
+os.environ["NURTURE_FRESHNESS_HOURS"] = "24"
 
 
 def make_shop(

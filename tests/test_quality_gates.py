@@ -11,10 +11,12 @@ import duckdb
 import pytest
 
 from nurture import pipeline
-from nurture.extract.event_logs import LOG_NAME
+from nurture.config import load_settings
+from nurture.extract.event_logs import LOG_NAME, extract_event_logs
 from nurture.local_airflow import DAG_ID, airflow, airflow_env, free_port, init_metadata
-from nurture.quality.gate import data_docs_index
-from tests.conftest import make_shop, midnight
+from nurture.quality.checks import check_raw
+from nurture.quality.gate import QualityGateError, data_docs_index
+from tests.conftest import day_interval, make_shop, midnight
 
 pytestmark = pytest.mark.airflow
 
@@ -29,7 +31,6 @@ def gated_shop(tmp_path_factory):
     pipeline.extract_shop(settings, settings.shop_db_url, midnight(shop.start), midnight(warned_day))
     pipeline.extract_events(settings, midnight(shop.start), midnight(warned_day))
     env = airflow_env(settings, api_port=free_port(), calendar=(shop.start, shop.end))
-    env["NURTURE_FRESHNESS_HOURS"] = "24"  # a 300-customer shop can be quiet for a whole night
     (settings.home / "service-logs").mkdir()
     init_metadata(env, settings.home / "service-logs" / "init.log")
     return settings, env, warned_day, blocked_day
@@ -102,3 +103,22 @@ def test_a_blocking_failure_stops_the_run_and_publishes_no_export(gated_shop):
     failed = [r for r in results(settings, day) if not r[3]]
     budget = ("raw_extract_audit", "expect_column_values_to_be_in_set(over_error_budget)", "critical", False)
     assert budget in failed
+
+
+def test_a_stale_log_blocks_and_an_old_day_rerun_does_not_look_stale(small_shop, tmp_path):
+    """Freshness is judged against the run's data interval, never the wall clock."""
+    source, shop = small_shop
+    settings = load_settings(tmp_path)
+    old_day = shop.start + timedelta(days=30)  # months before "now": a backfill
+    extract_event_logs(source.log_dir, settings.raw_dir, *day_interval(old_day))
+    check_raw(settings, *day_interval(old_day), run_id="backfill__old_day")
+
+    # The shipper re-sent the day before's events under today's name: nothing is new.
+    stale_day = old_day + timedelta(days=1)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    yesterday = (source.log_dir / LOG_NAME.format(day=old_day.isoformat())).read_bytes()
+    (logs / LOG_NAME.format(day=stale_day.isoformat())).write_bytes(yesterday)
+    extract_event_logs(logs, settings.raw_dir, *day_interval(stale_day))
+    with pytest.raises(QualityGateError, match=r"raw_freshness .*events_staleness_hours"):
+        check_raw(settings, *day_interval(stale_day), run_id="scheduled__stale_day")
