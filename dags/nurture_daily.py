@@ -13,7 +13,9 @@ Builds the day's lifecycle audiences from the shop's raw data:
 5. **predict** each customer's probability-alive and 90-day expected value
    (BG/NBD + Gamma-Gamma, fitted in the `nurture` package) into the warehouse;
 6. **export** every segment model (tagged `segment`) as CSV + `manifest.json`,
-   after the export suite passed on every segment.
+   after the export suite passed on every segment;
+7. **apply_retention**: raw and quarantine partitions older than
+   `NURTURE_RAW_RETENTION_DAYS` (counted from the logical date) are deleted.
 
 A failed *blocking* expectation fails its task, naming the expectations, and
 nothing downstream runs: no export is published for that run. Warnings are
@@ -148,9 +150,17 @@ def nurture_daily():
         results = quality_gate(pipeline.export, settings, run_date, run_id, data_interval_end)
         return {r.segment: r.rows for r in results}
 
+    @task
+    def apply_retention(data_interval_start=None) -> int:
+        """Delete raw and quarantine partitions past NURTURE_RAW_RETENTION_DAYS (if set)."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        return pipeline.apply_retention(load_settings(), data_interval_start.date())
+
     built = extract() >> validate_raw() >> load_warehouse() >> dbt_build()
     built >> predict_value()
-    built >> validate_marts() >> export_segments()
+    built >> validate_marts() >> export_segments() >> apply_retention()
 
 
 nurture_daily()

@@ -171,6 +171,36 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def forget(
+    customer_ids: Annotated[list[int], typer.Option("--customer-id", help="Customer to erase (repeatable).")],
+) -> None:
+    """Erase customers from the raw zone and its quarantine (an erasure request).
+
+    Example: nurture forget --customer-id 42 --customer-id 43
+    """
+    from nurture.privacy import erase_customers
+
+    removed = erase_customers(load_settings().raw_dir, set(customer_ids))
+    for dataset, rows in removed.items():
+        console.print(f"{dataset}: {rows:,} rows removed")
+
+
+@app.command()
+def purge(
+    keep_days: Annotated[int, typer.Option(help="Retention period in days.")],
+    as_of: DateOpt,
+) -> None:
+    """Delete raw and quarantine partitions older than the retention period, as of a date.
+
+    Example: nurture purge --keep-days 730 --as-of 2025-12-31
+    """
+    from nurture.privacy import purge_expired
+
+    removed = purge_expired(load_settings().raw_dir, keep_days, _day(as_of))
+    console.print(f"removed {len(removed):,} partitions older than {keep_days} days before {_day(as_of)}")
+
+
 def main() -> None:
     """Entry point: known failures print one clear line and exit with code 2."""
     from nurture.extract.event_logs import SourceMissingError

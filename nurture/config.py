@@ -38,6 +38,9 @@ class Settings:
     max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
     max_quarantine_share: float = 0.05  # error budget per dataset and day: above it blocks...
     quarantine_free_rows: int = 10  # ...once more rows than this are quarantined
+    # Raw and quarantine partitions older than this many days are deleted (None: keep all).
+    # On DuckDB the marts read the raw zone in place: keep it longer than the history they need.
+    raw_retention_days: int | None = None
     freshness_hours: float = 12.0  # newest event must be this close to the interval end
 
     def dbt_env(self) -> dict[str, str]:
@@ -72,5 +75,8 @@ def load_settings(home: Path | None = None) -> Settings:
         max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
         max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),
         quarantine_free_rows=int(os.environ.get("NURTURE_QUARANTINE_FREE_ROWS", "10")),
+        raw_retention_days=int(os.environ["NURTURE_RAW_RETENTION_DAYS"])
+        if os.environ.get("NURTURE_RAW_RETENTION_DAYS")
+        else None,
         freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "12")),
     )

@@ -107,3 +107,12 @@ def export(
     for r in results:
         log.info("exported %s: %d rows -> %s", r.segment, r.rows, r.data_file)
     return results
+
+
+def apply_retention(settings: Settings, run_date: date) -> int:
+    """Delete raw and quarantine partitions past the retention period (none when unset)."""
+    if settings.raw_retention_days is None:
+        return 0
+    from nurture.privacy import purge_expired
+
+    return len(purge_expired(settings.raw_dir, settings.raw_retention_days, run_date))

@@ -9,6 +9,7 @@ from datetime import date
 import duckdb
 
 from nurture.config import Settings
+from nurture.quality.gate import data_docs_index
 
 LAYERS = (
     ("stg_", "staging"),
@@ -26,6 +27,12 @@ class Summary:
     quarantined_rows: dict[str, int] = field(default_factory=dict)
     warehouse_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     exports: dict[str, tuple[int, str]] = field(default_factory=dict)  # segment -> (rows, folder)
+    quarantine_reasons: list[tuple[str, str, str, int]] = field(
+        default_factory=list
+    )  # dataset, field, rule, rows
+    # suite -> (expectations run, blocking failures, warnings) for the run date's latest run
+    validation: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    data_docs: str = ""
 
 
 def _count_parquet(con, folder) -> int:
@@ -46,6 +53,16 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
         quarantine = settings.raw_dir / "_quarantine"
         for folder in sorted(quarantine.iterdir()) if quarantine.exists() else []:
             summary.quarantined_rows[folder.name] = _count_parquet(con, folder)
+            files = sorted(str(f) for f in folder.glob("dt=*/*.parquet"))
+            if files:
+                summary.quarantine_reasons += [
+                    (folder.name, *row)
+                    for row in con.execute(
+                        "select field, rule, count(*) from read_parquet(?) "
+                        "group by all order by 3 desc, 1, 2",
+                        [files],
+                    ).fetchall()
+                ]
     con.close()
     if settings.warehouse_path.exists():
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as wh:
@@ -57,6 +74,10 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                 if layer:
                     rows = wh.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
                     summary.warehouse_rows.setdefault(layer, {})[name] = rows
+            if ("audit", "validation_results") in relations:
+                summary.validation = _validation(wh, run_date)
+    index = data_docs_index(settings)
+    summary.data_docs = str(index) if index.exists() else ""
     for segment_dir in sorted(settings.exports_dir.glob("*")) if settings.exports_dir.exists() else []:
         day_dir = segment_dir / run_date.isoformat()
         manifest = day_dir / "manifest.json"
@@ -64,6 +85,24 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
             rows = sum(f["rows"] for f in json.loads(manifest.read_text())["files"])
             summary.exports[segment_dir.name] = (rows, str(day_dir))
     return summary
+
+
+def _validation(wh, run_date: date) -> dict[str, tuple[int, int, int]]:
+    """Per suite, the latest results for the run date: (checked, blocking failures, warnings)."""
+    rows = wh.execute(
+        """
+        with latest as (
+            select *, max(validated_at) over (partition by suite, batch) as newest
+            from audit.validation_results where logical_date = ?
+        )
+        select suite, count(*),
+            count(*) filter (where not success and severity = 'critical'),
+            count(*) filter (where not success and severity <> 'critical')
+        from latest where validated_at = newest group by suite order by suite
+        """,
+        [run_date],
+    ).fetchall()
+    return {suite: (checked, blocking, warned) for suite, checked, blocking, warned in rows}
 
 
 def render(summary: Summary):
@@ -90,4 +129,23 @@ def render(summary: Summary):
     ex.add_column("folder")
     for name, (rows, folder) in summary.exports.items():
         ex.add_row(name, f"{rows:,}", folder)
-    return Group(raw, wh, ex)
+    reasons = Table(title="Quarantine reasons (all days)")
+    for column in ("dataset", "field", "rule"):
+        reasons.add_column(column)
+    reasons.add_column("rows", justify="right")
+    for dataset, column, rule, rows in summary.quarantine_reasons[:15]:
+        reasons.add_row(dataset, column, rule, f"{rows:,}")
+    checks = Table(title=f"Data-quality checks for {summary.run_date}", caption=summary.data_docs)
+    checks.add_column("suite")
+    checks.add_column("expectations", justify="right")
+    checks.add_column("blocking failed", justify="right")
+    checks.add_column("warnings", justify="right")
+    for suite, (checked, blocking, warned) in summary.validation.items():
+        checks.add_row(
+            suite,
+            str(checked),
+            f"[red]{blocking}[/]" if blocking else "0",
+            f"[yellow]{warned}[/]" if warned else "0",
+        )
+    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex]
+    return Group(*parts)

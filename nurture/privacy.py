@@ -1,0 +1,111 @@
+"""Erasure and retention for the raw zone, its quarantine included.
+
+Quarantined rows are raw lines with personal data: an erasure request removes a
+customer's rows from every raw and quarantine partition, and the retention
+period deletes raw and quarantine partitions alike. The extract audit holds
+counts only and is kept. (The warehouse, exports and the suppression list that
+stops re-extracted data from coming back belong to the exports work.)
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from nurture.extract.raw_zone import AUDIT, QUARANTINE, write_partition
+
+log = logging.getLogger(__name__)
+
+# Raw datasets that name a customer, and how.
+CUSTOMER_KEYED = ("customers", "orders", "carts", "events")
+# A customer id inside a quarantined line, JSON or not (shop rows are JSON with text values).
+CUSTOMER_IN_LINE = r'"customer_id"\s*:\s*"?(\d+)'
+ORDER_IN_LINE = r'"order_id"\s*:\s*"?(\d+)'
+
+
+def _partitions(folder: Path) -> list[Path]:
+    return sorted(folder.glob("dt=*/part-0.parquet"))
+
+
+def _rewrite_without(con, files: list[Path], keep_sql: str, dataset_root: Path) -> int:
+    """Rewrite each partition file keeping only rows where ``keep_sql`` holds; returns rows removed."""
+    removed = 0
+    for path in files:
+        source = f"read_parquet('{path}', hive_partitioning = false)"
+        con.execute(f"create or replace temp view part as select * from {source}")
+        [(drop,)] = con.execute(f"select count(*) from part where not ({keep_sql})").fetchall()
+        if drop:
+            kept = con.sql(f"select * from part where {keep_sql}").to_arrow_table()
+            schema = pq.read_schema(path)
+            day = date.fromisoformat(path.parent.name.removeprefix("dt="))
+            write_partition(dataset_root, path.parent.parent.name, day, kept.cast(schema))
+            removed += drop
+    return removed
+
+
+def erase_customers(raw_dir: Path, customer_ids: set[int]) -> dict[str, int]:
+    """Remove every raw and quarantined row of these customers; returns rows removed per dataset."""
+    if not customer_ids:
+        return {}
+    removed: dict[str, int] = {}
+    with duckdb.connect() as con:
+        con.execute(
+            "create temp table erased as select unnest(?::bigint[]) as customer_id", [sorted(customer_ids)]
+        )
+        names_customer = f"try_cast(regexp_extract(raw_line, '{CUSTOMER_IN_LINE}', 1) as bigint)"
+        names_order = f"try_cast(regexp_extract(raw_line, '{ORDER_IN_LINE}', 1) as bigint)"
+        # Their orders, accepted or quarantined: the order lines go with them.
+        orders_sql = "select null::bigint as order_id where false"
+        if order_files := [str(p) for p in _partitions(raw_dir / "orders")]:
+            orders_sql += (
+                f" union select order_id from read_parquet({order_files}) "
+                "where customer_id in (select * from erased)"
+            )
+        if held := [str(p) for p in _partitions(raw_dir / QUARANTINE / "orders")]:
+            orders_sql += (
+                f" union select {names_order} from read_parquet({held}) "
+                f"where {names_customer} in (select * from erased)"
+            )
+        con.execute(f"create temp table erased_orders as {orders_sql}")
+        for dataset in (*CUSTOMER_KEYED, "order_items"):
+            key = "order_id in (select * from erased_orders)" if dataset == "order_items" else (
+                "customer_id in (select * from erased)"
+            )  # fmt: skip
+            removed[dataset] = _rewrite_without(
+                con, _partitions(raw_dir / dataset), f"{key} is not true", raw_dir
+            )
+        quarantine = raw_dir / QUARANTINE
+        keep = (
+            f"({names_customer} in (select * from erased)) is not true and "
+            f"(source_file <> 'shop:order_items' "
+            f"or ({names_order} in (select * from erased_orders)) is not true)"
+        )
+        folders = sorted(p for p in quarantine.iterdir() if p.is_dir()) if quarantine.exists() else []
+        for folder in folders:
+            removed[f"{QUARANTINE}/{folder.name}"] = _rewrite_without(
+                con, _partitions(folder), keep, quarantine
+            )
+    log.info("erased customers %s: rows removed %s", sorted(customer_ids), removed)
+    return removed
+
+
+def purge_expired(raw_dir: Path, retention_days: int, as_of: date) -> list[Path]:
+    """Delete raw and quarantine partitions (and their audit) older than the retention period.
+
+    ``as_of`` is the run's logical date, not the wall clock, so a backfill keeps what a
+    run on that day would have kept.
+    """
+    cutoff = as_of - timedelta(days=retention_days)
+    removed = []
+    for root in (raw_dir, raw_dir / QUARANTINE, raw_dir / AUDIT):
+        for folder in sorted(p for p in root.glob("*/dt=*") if p.is_dir()):
+            if date.fromisoformat(folder.name.removeprefix("dt=")) < cutoff:
+                shutil.rmtree(folder)
+                removed.append(folder)
+    log.info("retention %d days as of %s: removed %d partitions", retention_days, as_of, len(removed))
+    return removed
