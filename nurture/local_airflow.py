@@ -79,6 +79,7 @@ def airflow_env(
         first, last = calendar
         env["NURTURE_START_DATE"] = first.isoformat()
         env["NURTURE_END_DATE"] = (last + timedelta(days=1)).isoformat()
+        env["NURTURE_SHOP_OPENED_ON"] = first.isoformat()  # earlier timestamps are quarantined
     return env
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from rich.console import Console
@@ -45,6 +46,7 @@ def main() -> None:
         + ", ".join(f"{k} {v:,}" for k, v in shop.rows.items())
     )
 
+    settings = replace(settings, shop_opened_on=shop.start)  # earlier timestamps are quarantined
     first_airflow_day = shop.end - timedelta(days=DAYS_RUN_BY_AIRFLOW - 1)
     start = datetime.combine(shop.start, datetime.min.time())
     end = datetime.combine(first_airflow_day, datetime.min.time())
