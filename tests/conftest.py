@@ -39,6 +39,14 @@ def day_interval(day: date) -> tuple[datetime, datetime]:
     return midnight(day), midnight(day + timedelta(days=1))
 
 
+def land_customers(shop_db_url: str, raw_dir: Path, shop: GeneratedShop, until: date) -> None:
+    """Extract the customers who signed up before ``until``: the history a daily run builds on
+    (an order is quarantined unless the raw zone knows its customer)."""
+    from nurture.extract.shop_tables import extract_shop_tables
+
+    extract_shop_tables(shop_db_url, raw_dir, midnight(shop.start), midnight(until), tables=["customers"])
+
+
 @pytest.fixture(scope="session")
 def small_shop(tmp_path_factory) -> tuple[Settings, GeneratedShop]:
     """A small generated shop (read-only for tests: copy before writing into its home)."""

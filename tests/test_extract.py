@@ -15,7 +15,7 @@ from nurture.extract.event_logs import LOG_NAME, SourceMissingError, extract_eve
 from nurture.extract.raw_zone import QUARANTINE, partition_dir
 from nurture.extract.shop_tables import extract_shop_tables
 from nurture.shop_schema import SHOP_TABLES
-from tests.conftest import day_interval, midnight
+from tests.conftest import day_interval, land_customers, midnight
 
 
 def read_partition(raw_dir, dataset, day):
@@ -35,6 +35,7 @@ def test_a_day_holds_exactly_the_rows_updated_in_its_interval(small_shop, tmp_pa
     raw = tmp_path / "raw"
     day = shop.end - timedelta(days=3)
     start, end = day_interval(day)
+    land_customers(settings.shop_db_url, raw, shop, day)
     results = extract_shop_tables(settings.shop_db_url, raw, start, end)
     counts = {r.table: r.accepted for r in results}
     assert set(counts) == set(SHOP_TABLES)
@@ -74,13 +75,14 @@ def test_a_range_gives_the_same_partitions_as_its_days(small_shop, tmp_path):
 
 
 def test_a_refund_lands_on_the_day_it_happened(small_shop, tmp_path):
-    settings, _ = small_shop
+    settings, shop = small_shop
     with sqlite3.connect(settings.shop_db_url.removeprefix("sqlite:///")) as con:
         order_id, updated_at = con.execute(
             "select order_id, updated_at from orders where status = 'refunded' "
             "order by updated_at desc limit 1"
         ).fetchone()
     refund_day = datetime.fromisoformat(updated_at).date()
+    land_customers(settings.shop_db_url, tmp_path, shop, refund_day)
     extract_shop_tables(settings.shop_db_url, tmp_path, *day_interval(refund_day), tables=["orders"])
     rows = read_partition(tmp_path, "orders", refund_day).to_pylist()
     refunded = [r for r in rows if r["order_id"] == order_id]

@@ -15,7 +15,7 @@ from nurture.extract.event_logs import LOG_NAME, extract_event_logs
 from nurture.extract.raw_zone import AUDIT, QUARANTINE
 from nurture.extract.shop_tables import extract_shop_tables
 from nurture.privacy import erase_customers, purge_expired
-from tests.conftest import day_interval
+from tests.conftest import day_interval, land_customers
 
 
 def rows_naming(raw, customer_id: int) -> int:
@@ -59,6 +59,7 @@ def test_an_erased_customer_leaves_no_row_in_raw_or_quarantine(small_shop, tmp_p
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + broken + b"\n"))
 
     raw = tmp_path / "raw"
+    land_customers(f"sqlite:///{db}", raw, shop, first)
     extract_shop_tables(f"sqlite:///{db}", raw, start, end)
     extract_event_logs(log_dir, raw, start, end)
     assert rows_naming(raw / QUARANTINE, customer_id) >= 2

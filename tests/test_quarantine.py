@@ -16,7 +16,7 @@ from nurture.extract.event_logs import LOG_NAME, extract_event_logs
 from nurture.extract.limits import Limits
 from nurture.extract.raw_zone import AUDIT, QUARANTINE, partition_dir
 from nurture.extract.shop_tables import SourceSchemaError, extract_shop_tables
-from tests.conftest import day_interval
+from tests.conftest import day_interval, land_customers
 
 
 @pytest.fixture
@@ -82,6 +82,7 @@ def test_every_bad_order_kind_is_quarantined_with_its_field_and_rule(shop_copy, 
         ).fetchone()[0]
 
     raw = tmp_path / "raw"
+    land_customers(f"sqlite:///{db}", raw, shop, day)
     [result] = extract_shop_tables(f"sqlite:///{db}", raw, *day_interval(day), ["orders"], limits)
     quarantined = quarantine_rows(raw, "orders", day)
     reasons = {json.loads(q["raw_line"])["order_id"]: (q["field"], q["rule"]) for q in quarantined}

@@ -50,9 +50,11 @@ ORDER_STATUSES = ("paid", "refunded", "cancelled")
 CART_STATUSES = ("open", "converted", "abandoned")
 
 # Rules beyond types and required fields: (field, rule, SQL that is true for a bad row).
-# A customer or currency is "known" if the shop's own tables have it (read once
-# per run, see ``load_reference_keys``): independent of what the raw zone holds,
-# so the first run, a re-run and a backfill all judge a row alike.
+# A customer is known once the raw zone holds an accepted row of theirs (customers
+# land before orders and carts in every extract): an order never reaches the
+# warehouse without its customer, even when the customer row was quarantined.
+# Load the history (``nurture extract``) before the first daily run. A currency is
+# known if the shop has FX rates for it, or it is the reporting currency.
 UNKNOWN_CUSTOMER = "customer_id not in (select customer_id from known_customers)"
 UNKNOWN_CURRENCY = "currency not in (select currency from known_currencies)"
 TABLE_RULES: dict[str, list[tuple[str, str, str]]] = {
@@ -182,21 +184,26 @@ def _failure_sql(expected: Table, missing: list[str], limits: Limits) -> str:
     return "case " + " ".join(whens) + " end"
 
 
-def load_reference_keys(con: duckdb.DuckDBPyConnection, engine) -> None:
-    """The shop's customer ids and FX currencies (plus the reporting currency), into DuckDB."""
-    for name, key in (("customers", "customer_id"), ("fx_rates", "currency")):
-        live = Table(name, MetaData(), autoload_with=engine)
-        with engine.connect() as conn:
-            keys = [row[0] for row in conn.execute(select(cast(live.c[key], String)).distinct())]
-        con.register("keys", pa.table({key: pa.array(keys, pa.string())}))
-        kind = "bigint" if key == "customer_id" else "varchar"
-        con.execute(
-            f"create or replace temp table known_{name} as "
-            f"select try_cast({key} as {kind}) as {key} from keys where try_cast({key} as {kind}) is not null"
-        )
-        con.unregister("keys")
-    con.execute(f"insert into known_fx_rates values ('{REPORTING_CURRENCY}')")
-    con.execute("create or replace temp view known_currencies as select currency from known_fx_rates")
+def load_known_currencies(con: duckdb.DuckDBPyConnection, engine) -> None:
+    """The currencies the shop has FX rates for, plus the reporting currency."""
+    live = Table("fx_rates", MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        currencies = [row[0] for row in conn.execute(select(cast(live.c.currency, String)).distinct())]
+    con.register("currencies", pa.table({"currency": pa.array(currencies, pa.string())}))
+    con.execute(
+        "create or replace temp table known_currencies as "
+        f"select currency from currencies where currency is not null union select '{REPORTING_CURRENCY}'"
+    )
+    con.unregister("currencies")
+
+
+def refresh_known_customers(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> None:
+    """Customers with an accepted row in the raw zone (this extract's included)."""
+    if any((raw_dir / "customers").glob("dt=*/*.parquet")):
+        source = f"read_parquet('{raw_dir / 'customers'}/dt=*/*.parquet', hive_partitioning = false)"
+    else:
+        source = "(select null::bigint as customer_id where false)"
+    con.execute(f"create or replace temp view known_customers as select customer_id from {source}")
 
 
 def check_table(
@@ -258,9 +265,10 @@ def extract_shop_tables(
     con = duckdb.connect()
     results: list[TableDayResult] = []
     try:
-        load_reference_keys(con, engine)
+        load_known_currencies(con, engine)
         for name in [t for t in EXTRACT_ORDER if t in (tables or EXTRACT_ORDER)]:
             expected = SHOP_TABLES[name]
+            refresh_known_customers(con, raw_dir)
             text, extra, missing = read_window_as_text(engine, expected, start, end)
             accepted, quarantined = check_table(con, expected, text, missing, end, limits)
             results += _write_days(raw_dir, name, start, end, accepted, quarantined, extra, missing)
