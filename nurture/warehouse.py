@@ -41,12 +41,17 @@ def model_relation(settings: Settings, model: str) -> str:
 
 @contextmanager
 def _postgres():
-    import psycopg
+    """A PostgreSQL connection that commits on success and is always closed."""
+    import psycopg2
 
     from nurture.load_postgres import postgres_url_from_env
 
-    with psycopg.connect(postgres_url_from_env()) as conn:
-        yield conn
+    conn = psycopg2.connect(postgres_url_from_env())
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
 
 
 def read_sql(settings: Settings, sql: str) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,6 +24,7 @@ import pytest
 from nurture import pipeline
 from nurture.config import PROJECT_ROOT
 from nurture.load_postgres import DATASETS, load_raw_to_postgres, postgres_url_from_env
+from nurture.quality.checks import MART_MODELS, check_marts
 from nurture.transform import dbt_build
 from tests.conftest import make_shop, midnight
 
@@ -172,6 +174,15 @@ def test_dbt_builds_on_postgres_as_on_duckdb(shop, pg_url, schemas, monkeypatch,
     models = [r for r in results if r.resource_type == "model"]
     assert {r.name for r in models} >= set(COMPARED)
     assert all(r.status == "success" for r in models)
+
+    # The mart gate reads the marts and records its results on the same engine.
+    run_id = f"test_{schemas['dbt']}"
+    outcomes = check_marts(replace(settings, dbt_target="postgres"), generated.end, run_id)
+    assert not [f for o in outcomes for f in o.blocking_failures]
+    mine = f"from audit.validation_results where run_id = '{run_id}'"
+    recorded = pg_rows(pg_url, f"select distinct suite {mine}")
+    assert sorted(r[0] for r in recorded[1]) == [f"mart_{m}" for m in sorted(MART_MODELS)]
+    pg_rows(pg_url, f"delete {mine} returning 1")
 
     dbt_build(settings, generated.end)  # the same project on DuckDB
     for model, key in COMPARED.items():
