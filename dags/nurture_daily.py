@@ -12,9 +12,16 @@ Builds the day's lifecycle audiences from the shop's raw data:
 4. **validate_marts**: suites on the marts the segments are cut from;
 5. **predict** each customer's probability-alive and 90-day expected value
    (BG/NBD + Gamma-Gamma, fitted in the `nurture` package) into the warehouse;
-6. **export** every segment model (tagged `segment`) as CSV + `manifest.json`,
-   after the export suite passed on every segment;
-7. **apply_retention**: raw and quarantine partitions older than
+6. **stage_exports**: allocate every segment model (tagged `segment`) once —
+   channel consent and suppressions, the holdout group, de-duplication, the
+   frequency cap in priority order — apply the audience-size guard and the export
+   suite, and freeze the rows to publish;
+7. **publish**: one mapped task per segment x destination (files, hashed ad
+   audience, HTTP API), each a full snapshot plus the delta since that
+   destination's last success, and an asset event
+   `nurture://exports/<destination>/<segment>`;
+8. **record_sync_log** into `exports.sync_log`, failed destinations included;
+9. **apply_retention**: raw and quarantine partitions older than
    `NURTURE_RAW_RETENTION_DAYS` (counted from the logical date) are deleted.
 
 A failed *blocking* expectation fails its task, naming the expectations, and
@@ -35,9 +42,12 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
+from airflow.sdk import AssetAlias, CronDataIntervalTimetable, dag, task, task_group
 
 WAREHOUSE_POOL = "nurture_warehouse"
+# Every published (segment, destination) is an asset event on
+# nurture://exports/<destination>/<segment>: downstream DAGs can schedule on it.
+EXPORTS_ALIAS = AssetAlias("nurture_exports")
 # A shop with a fixed calendar (the demo's) sets the DAG's last date, so the
 # scheduler never starts runs for days that have no data.
 END_DATE = (
@@ -142,13 +152,41 @@ def nurture_daily():
         return pipeline.predict(load_settings(), data_interval_start.date())
 
     @task(pool=WAREHOUSE_POOL)
-    def export_segments(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
+    def stage_exports(data_interval_start=None, run_id=None) -> list[dict]:
+        """Allocate every segment once (consent, holdout, dedup, frequency cap), apply the
+        size guard and the export suite, and freeze the rows to publish."""
         from nurture import pipeline
         from nurture.config import load_settings
 
-        settings, run_date = load_settings(), data_interval_start.date()
-        results = quality_gate(pipeline.export, settings, run_date, run_id, data_interval_end)
-        return {r.segment: r.rows for r in results}
+        return quality_gate(pipeline.stage_exports, load_settings(), data_interval_start.date(), run_id)
+
+    @task(outlets=[EXPORTS_ALIAS], map_index_template="{{ export_target }}", retries=3)
+    def publish(target: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+        """One segment to one destination, from the staged files (no warehouse lock):
+        a failed destination is retried and does not stop the others."""
+        from airflow.sdk import Asset, get_current_context
+
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        context = get_current_context()
+        context["export_target"] = f"{target['segment']} -> {target['destination']}"
+        entry = pipeline.publish(
+            load_settings(), target, data_interval_start.date(), run_id, data_interval_end
+        )
+        uri = f"nurture://exports/{target['destination']}/{target['segment']}"
+        context["outlet_events"][EXPORTS_ALIAS].add(
+            Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}
+        )
+        return entry
+
+    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
+    def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
+        """Load every destination's outcome, failed ones included, into exports.sync_log."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        return pipeline.record_exports(load_settings(), data_interval_start.date(), run_id)
 
     @task
     def apply_retention(data_interval_start=None) -> int:
@@ -160,7 +198,9 @@ def nurture_daily():
 
     built = extract() >> validate_raw() >> load_warehouse() >> dbt_build()
     built >> predict_value()
-    built >> validate_marts() >> export_segments() >> apply_retention()
+    targets = stage_exports()
+    built >> validate_marts() >> targets
+    publish.expand(target=targets) >> record_sync_log() >> apply_retention()
 
 
 nurture_daily()

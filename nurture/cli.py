@@ -108,9 +108,79 @@ def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], he
         pipeline.validate_raw(settings, start, end, run_id)
         pipeline.transform(settings, _day(day))
         pipeline.validate_marts(settings, _day(day), run_id)
-        results = pipeline.export(settings, _day(day), run_id, end)
-    for r in results:
-        console.print(f"{r.segment}: {r.rows:,} rows -> {r.data_file}")
+        entries = pipeline.export(settings, _day(day), run_id, end)
+    console.print(_export_table(entries, f"Exports for {_day(day)}"))
+
+
+def _export_table(entries: list[dict], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    columns = (
+        "segment",
+        "destination",
+        "considered",
+        "suppressed_no_consent",
+        "suppressed_holdout",
+        "suppressed_duplicate",
+        "suppressed_frequency_cap",
+        "included",
+        "added",
+        "removed",
+        "changed",
+    )
+    for column in columns:
+        justify = "left" if column in ("segment", "destination") else "right"
+        table.add_column(column.replace("suppressed_", "supp. ").replace("_", " "), justify=justify)
+    for e in entries:
+        table.add_row(*(str(e.get(c, "")) for c in columns))
+    return table
+
+
+@app.command()
+def export(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, publish nothing.")] = False,
+) -> None:
+    """Export every segment to its destinations from the built warehouse.
+
+    With --dry-run: print what each destination would get (added, removed, changed)
+    and what the guards would suppress, without sending or writing anything.
+    Example: nurture export --date 2025-12-31 --dry-run
+    """
+    import tempfile
+
+    from nurture import pipeline
+    from nurture.export.config import load_export_config
+    from nurture.export.publish import publish_target
+    from nurture.export.stage import stage_exports
+
+    settings = load_settings()
+    end = day + timedelta(days=1)
+    if not dry_run:
+        entries = pipeline.export(settings, _day(day), f"cli__{_day(day)}", end)
+        console.print(_export_table(entries, f"Exports for {_day(day)}"))
+        return
+    config = load_export_config(settings)
+    with tempfile.TemporaryDirectory(prefix="nurture-dry-run-") as scratch:
+        plan = stage_exports(settings, config, _day(day), "dry_run", dry_run=True, staging_root=Path(scratch))
+        entries = [
+            publish_target(
+                settings.exports_dir,
+                config,
+                t["segment"],
+                t["destination"],
+                _day(day),
+                "dry_run",
+                end,
+                dry_run=True,
+                staging_root=Path(scratch),
+            )
+            for t in plan.targets
+        ]
+    console.print(_export_table(entries, f"Dry run for {_day(day)}: nothing was sent or written"))
+    for segment, why in plan.held_back.items():
+        console.print(f"[yellow]held back by the size guard:[/] {segment}: {why}")
 
 
 @app.command()

@@ -42,3 +42,34 @@ def shop_db_url(settings: Settings) -> str:
         return url_from_airflow_connection(BaseHook.get_connection(SHOP_CONN_ID))
     except (AirflowNotFoundException, AirflowRuntimeError):
         return settings.shop_db_url
+
+
+def http_endpoint(conn_id: str) -> tuple[str, str]:
+    """(base URL, token) of an HTTP destination from its Airflow connection.
+
+    Inside Airflow the connection comes from Airflow (UI, secrets backend, env);
+    outside it (the CLI), from ``AIRFLOW_CONN_<ID>`` as Airflow's JSON form, e.g.
+    ``{"conn_type": "http", "host": "https://api.example.com", "password": "token"}``.
+    """
+    import json
+    import os
+    from types import SimpleNamespace
+
+    conn = None
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:  # outside a task, or not defined there: fall back to the environment
+        if raw := os.environ.get(variable):
+            defaults = {"host": "", "schema": "", "port": None, "password": ""}
+            conn = SimpleNamespace(**defaults | json.loads(raw))
+    if conn is None:
+        raise LookupError(f"HTTP destination connection {conn_id!r} is not defined ({variable})")
+    host = conn.host or ""
+    if "://" not in host:
+        host = f"{conn.schema or 'https'}://{host}"
+    if conn.port and host.count(":") < 2:
+        host = f"{host}:{conn.port}"
+    return host, conn.password or ""

@@ -11,12 +11,10 @@ import logging
 from datetime import date, datetime
 
 from nurture.config import Settings
-from nurture.export.files import ExportResult, export_all
-from nurture.export.segments import discover_segments
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.limits import Limits
 from nurture.extract.shop_tables import extract_shop_tables
-from nurture.transform import NodeResult, dbt_build, manifest_path
+from nurture.transform import NodeResult, dbt_build
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +91,59 @@ def _quality_counts(outcomes) -> dict[str, int]:
     }
 
 
-def export(
-    settings: Settings, run_date: date, run_id: str, data_interval_end: datetime
-) -> list[ExportResult]:
-    """Validate every segment with the export suite, then publish them all (or none)."""
-    from nurture.quality.checks import check_exports
+def stage_exports(settings: Settings, run_date: date, run_id: str) -> list[dict]:
+    """Allocate (consent, holdout, dedup, frequency cap), guard, check and stage every segment.
 
-    segments = discover_segments(manifest_path(settings))
-    check_exports(settings, segments, run_date, run_id)
-    results = export_all(
-        settings.warehouse_path, segments, settings.exports_dir, run_date, run_id, data_interval_end
-    )
-    for r in results:
-        log.info("exported %s: %d rows -> %s", r.segment, r.rows, r.data_file)
-    return results
+    Returns the segment x destination targets; raises QualityGateError on a blocking failure.
+    """
+    from nurture.export.config import load_export_config
+    from nurture.export.stage import stage_exports as stage
+
+    plan = stage(settings, load_export_config(settings), run_date, run_id)
+    log.info("staged %d export targets; held back: %s", len(plan.targets), plan.held_back or "none")
+    return plan.targets
+
+
+def publish(
+    settings: Settings, target: dict, run_date: date, run_id: str, data_interval_end: datetime
+) -> dict:
+    """Publish one staged segment to one destination; returns its sync-log entry."""
+    from nurture.export.config import load_export_config
+    from nurture.export.publish import publish_target
+
+    config = load_export_config(settings)
+    return publish_target(
+        settings.exports_dir, config, target["segment"], target["destination"], run_date, run_id,
+        data_interval_end,
+    )  # fmt: skip
+
+
+def record_exports(settings: Settings, run_date: date, run_id: str) -> dict[str, int]:
+    """Load the run's sync-log entries into ``exports.sync_log``; counts by status."""
+    from collections import Counter
+
+    from nurture.export.sync_log import record_sync_log
+
+    return dict(Counter(e["status"] for e in record_sync_log(settings, run_date, run_id)))
+
+
+def export(settings: Settings, run_date: date, run_id: str, data_interval_end: datetime) -> list[dict]:
+    """Stage, publish every target and record the sync log (the CLI's one-step export).
+
+    A failing destination does not stop the others; the error is raised at the end.
+    """
+    failures = []
+    entries = []
+    for target in stage_exports(settings, run_date, run_id):
+        try:
+            entries.append(publish(settings, target, run_date, run_id, data_interval_end))
+        except Exception as error:
+            log.exception("export of %s to %s failed", target["segment"], target["destination"])
+            failures.append(f"{target['segment']} -> {target['destination']}: {error}")
+    record_exports(settings, run_date, run_id)
+    if failures:
+        raise RuntimeError("exports failed:\n  " + "\n  ".join(failures))
+    return entries
 
 
 def apply_retention(settings: Settings, run_date: date) -> int:

@@ -78,11 +78,12 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                 summary.validation = _validation(wh, run_date)
     index = data_docs_index(settings)
     summary.data_docs = str(index) if index.exists() else ""
-    for segment_dir in sorted(settings.exports_dir.glob("*")) if settings.exports_dir.exists() else []:
+    for segment_dir in sorted(settings.exports_dir.glob("[!_]*")) if settings.exports_dir.exists() else []:
         day_dir = segment_dir / run_date.isoformat()
         manifest = day_dir / "manifest.json"
         if manifest.exists():
-            rows = sum(f["rows"] for f in json.loads(manifest.read_text())["files"])
+            files = json.loads(manifest.read_text())["files"]
+            rows = next(f["rows"] for f in files if f["path"].startswith(f"{segment_dir.name}."))
             summary.exports[segment_dir.name] = (rows, str(day_dir))
     return summary
 

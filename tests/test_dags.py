@@ -13,7 +13,9 @@ import pytest
 
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "numpy", "sqlalchemy"}
-WAREHOUSE_TASKS = {"validate_raw", "dbt_build", "validate_marts", "predict_value", "export_segments"}
+WAREHOUSE_TASKS = {
+    "validate_raw", "dbt_build", "validate_marts", "predict_value", "stage_exports", "record_sync_log",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,15 @@ def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
     assert upstream("dbt_build") == {"load_warehouse"}
     assert upstream("validate_marts") == {"dbt_build"}
     assert upstream("predict_value") == {"dbt_build"}
-    assert upstream("export_segments") == {"validate_marts"}, "no export without the mart gate"
+    assert upstream("stage_exports") == {"validate_marts"}, "no export without the mart gate"
+    assert upstream("publish") == {"stage_exports"}
+    assert upstream("record_sync_log") == {"publish"}
+    publish = dag.get_task("publish")
+    assert publish.pool != "nurture_warehouse", "destinations publish in parallel, off the warehouse"
+    assert [o.name for o in publish.outlets] == ["nurture_exports"], (
+        "an asset event per segment x destination"
+    )
+    assert dag.get_task("record_sync_log").trigger_rule == "all_done", "failed destinations are logged too"
     assert dag.timetable.expression == "0 0 * * *", "daily at midnight UTC, with [start, end) data intervals"
 
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -35,6 +36,20 @@ def airflow_run(tmp_path_factory):
     return settings, shop, env, runs, days
 
 
+def in_holdout(customer_id: int, seed: str = "nurture-holdout-v1", share: float = 0.05) -> bool:
+    digest = hashlib.md5(f"{seed}:{customer_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % 10_000 < share * 10_000
+
+
+def allocations(settings, segment: str, day) -> dict[int, str]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select customer_id, status from exports.allocations where segment = ? and run_date = ?",
+            [segment, day],
+        ).fetchall()
+    return dict(rows)
+
+
 def segment_folder(settings, day):
     return settings.exports_dir / "winback_lapsing" / day.isoformat()
 
@@ -54,7 +69,12 @@ def test_each_day_has_a_complete_export_with_its_manifest(airflow_run):
         folder = segment_folder(settings, day)
         manifest = json.loads((folder / "manifest.json").read_text())
         data = folder / "winback_lapsing.csv"
-        [entry] = manifest["files"]
+        entry = next(f for f in manifest["files"] if f["path"] == "winback_lapsing.csv")
+        assert {f["path"] for f in manifest["files"]} >= {
+            "added.csv",
+            "removed.csv",
+            "winback_lapsing.parquet",
+        }
         assert entry["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
         assert entry["rows"] == len(data.read_text().splitlines()) - 1 > 0
         assert manifest["logical_date"] == day.isoformat()
@@ -73,6 +93,14 @@ def test_exported_segment_equals_an_independent_pandas_computation(airflow_run):
         )
         expected = winback_reference(db_path, settings.log_dir, day)
         assert len(expected) > 10
+        # The allocation step keeps the holdout group (an independent md5 here) and
+        # frequency-capped customers out of what is sent.
+        allocated = allocations(settings, "winback_lapsing", day)
+        holdout = {c for c in expected.customer_id if in_holdout(c)}
+        assert holdout and all(allocated[c] == "holdout" for c in holdout)
+        kept_out = {c for c, status in allocated.items() if status != "included"}
+        assert {allocated[c] for c in kept_out} <= {"holdout", "frequency_cap", "duplicate"}
+        expected = expected[~expected.customer_id.isin(kept_out)].reset_index(drop=True)
         # Columns after the first seven (loyalty, recommendation, send hour) are appended
         # by the segments work and checked in tests/test_segments.py.
         assert list(exported.columns[: len(expected.columns)]) == list(expected.columns)

@@ -17,7 +17,6 @@ import duckdb
 import pandas as pd
 
 from nurture.config import Settings
-from nurture.export.segments import Segment
 from nurture.extract.raw_zone import AUDIT, days_in_interval, partition_dir, utc_naive
 from nurture.quality.gate import SuiteOutcome, enforce, validate
 from nurture.warehouse import model_relation, read_sql, record_results
@@ -26,9 +25,6 @@ log = logging.getLogger(__name__)
 
 RAW_DATASETS = ("customers", "fx_rates", "products", "orders", "order_items", "carts", "events")
 MART_MODELS = ("dim_customers", "fct_orders", "dim_customer_audience")
-# Where each channel's consent flag and address live in dim_customer_audience.
-CHANNEL_COLUMNS = {"email": ("is_emailable", "email"), "sms": ("is_smsable", "phone"),
-                   "push": ("is_pushable", "push_token")}  # fmt: skip
 MAX_AUDIENCE_SHARE = 0.5  # a segment holding over half the customers earns a warning
 
 
@@ -129,30 +125,9 @@ def check_marts(settings: Settings, run_date: date, run_id: str) -> list[SuiteOu
     return _gate(settings, batches, run_id, run_date)
 
 
-def segment_check_frame(settings: Settings, segment: Segment) -> pd.DataFrame:
-    """A segment's keys with the consent and address of its channel, as the export suite sees them."""
-    consent, contact = CHANNEL_COLUMNS[segment.channel]
-    audience = model_relation(settings, "dim_customer_audience")
-    rows = f'"{segment.schema}"."{segment.model}"'
-    return read_sql(
-        settings,
-        f"""
-        select s."{segment.key}" as customer_id,
-            coalesce(a.{consent}, false) as has_channel_consent,
-            a.{contact} as contact,
-            count(*) over () * 1.0 / (select count(*) from {audience}) as audience_share
-        from {rows} as s
-        left join {audience} as a on a.customer_id = s."{segment.key}"
-        order by 1
-        """,
-    )
-
-
-def check_exports(
-    settings: Settings, segments: list[Segment], run_date: date, run_id: str
+def check_export_frames(
+    settings: Settings, frames: dict[str, pd.DataFrame], run_date: date, run_id: str
 ) -> list[SuiteOutcome]:
-    """The export suite on every segment, before any file is published."""
-    batches = [
-        ("export_segment", f"{s.model} {run_date}", segment_check_frame(settings, s)) for s in segments
-    ]
+    """The export suite on each segment's rows as they will be published (see ``export.stage``)."""
+    batches = [("export_segment", f"{model} {run_date}", frame) for model, frame in sorted(frames.items())]
     return _gate(settings, batches, run_id, run_date)

@@ -1,0 +1,157 @@
+"""The allocation step: every segment's candidates, judged once per run, before any
+destination sees them.
+
+For each (segment, customer) it decides ``included`` or the first reason not to:
+
+1. ``no_consent`` — no consent for the segment's channel, unsubscribed or hard
+   bounced (``dim_customer_audience``), no address for the channel, or on the
+   erasure suppression list;
+2. ``holdout`` — in the global holdout group: a stable hash of the customer id with
+   a fixed seed, the same customers run after run, never messaged (uplift baseline);
+3. ``duplicate`` — the same customer, or the same normalised email / phone, twice in
+   a segment (the lowest customer id stays);
+4. ``frequency_cap`` — a *new* entry (not in the segment at the previous run) is a
+   message; at most ``max_messages`` new entries per customer per rolling
+   ``window_days``, given out in segment priority order. Members who stay in a
+   segment keep their place and use no new message.
+
+The result is kept per run date in ``exports.allocations``: re-running a date
+replaces its rows and reads only earlier dates, so it gives the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from nurture.export.segments import Segment
+
+SCHEMA = "exports"
+ALLOCATIONS = f"{SCHEMA}.allocations"
+SUPPRESSED = f"{SCHEMA}.suppression_list"  # md5 of erased customer ids
+STATUSES = ("included", "no_consent", "holdout", "duplicate", "frequency_cap")
+# Per channel: the consent flag and the address in dim_customer_audience, and how an
+# address is normalised to find duplicates.
+CHANNELS = {
+    "email": ("is_emailable", "lower(trim(a.email))"),
+    "sms": ("is_smsable", r"regexp_replace(a.phone, '[^0-9+]', '', 'g')"),
+    "push": ("is_pushable", "a.push_token"),
+}
+
+
+@dataclass(frozen=True)
+class Guards:
+    holdout_share: float = 0.05
+    holdout_seed: str = "nurture-holdout-v1"
+    max_messages: int = 3
+    window_days: int = 7
+    priority: tuple[str, ...] = field(default_factory=tuple)  # segment names, most important first
+
+
+def holdout_bucket_sql(seed: str, column: str = "customer_id") -> str:
+    """A customer's bucket in 0..9999 from md5(seed:customer_id): stable across runs and engines."""
+    return f"(('0x' || substr(md5('{seed}:' || {column}::varchar), 1, 8))::bigint % 10000)"
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(
+        f"""create table if not exists {ALLOCATIONS} (
+            run_date date, segment varchar, channel varchar, customer_id bigint,
+            contact varchar, is_new boolean, status varchar)"""
+    )
+    con.execute(f"create table if not exists {SUPPRESSED} (customer_hash varchar primary key)")
+
+
+def _candidates_sql(segments: list[Segment], guards: Guards) -> str:
+    order = {name: i for i, name in enumerate(guards.priority)}
+    parts = []
+    for rank, s in enumerate(sorted(segments, key=lambda s: (order.get(s.name, len(order)), s.name))):
+        parts.append(
+            f"select '{s.name}' as segment, '{s.channel}' as channel, {rank} as priority, "
+            f'"{s.key}"::bigint as customer_id from "{s.schema}"."{s.model}"'
+        )
+    return " union all ".join(parts)
+
+
+def allocate(
+    con: duckdb.DuckDBPyConnection, segments: list[Segment], audience: str, run_date: date, guards: Guards
+) -> dict[tuple[str, str], int]:
+    """Allocate the run date's candidates into ``exports.allocations``.
+
+    Returns the row counts by (segment, status).
+    """
+    ensure_tables(con)
+    consent = "case c.channel " + " ".join(f"when '{k}' then a.{v[0]}" for k, v in CHANNELS.items()) + " end"
+    contact = "case c.channel " + " ".join(f"when '{k}' then {v[1]}" for k, v in CHANNELS.items()) + " end"
+    holdout = holdout_bucket_sql(guards.holdout_seed, "c.customer_id")
+    con.execute(f"delete from {ALLOCATIONS} where run_date = ?", [run_date])
+    con.execute(
+        f"""
+        insert into {ALLOCATIONS}
+        with candidates as ({_candidates_sql(segments, guards)}),
+        latest as (
+            select segment, max(run_date) as run_date from {ALLOCATIONS} where run_date < $run_date
+            group by segment
+        ),
+        previous as (  -- each segment's members at its latest earlier run
+            select segment, customer_id from {ALLOCATIONS} join latest using (segment, run_date)
+            where status = 'included'
+        ),
+        judged as (
+            select c.*, {contact} as contact,
+                (previous.customer_id is null) as is_new,
+                case
+                    when coalesce({consent}, false) = false or {contact} is null
+                        or md5(c.customer_id::varchar) in (select customer_hash from {SUPPRESSED})
+                        then 'no_consent'
+                    when {holdout} < $holdout_bp then 'holdout'
+                end as reason
+            from candidates as c
+            left join {audience} as a on a.customer_id = c.customer_id
+            left join previous on previous.segment = c.segment and previous.customer_id = c.customer_id
+        ),
+        deduped as (
+            select *, coalesce(reason, case
+                when row_number() over (partition by segment, customer_id order by customer_id) > 1
+                    or row_number() over (partition by segment, contact order by customer_id) > 1
+                    then 'duplicate' end) as reason_before_cap
+            from judged
+        ),
+        history as (  -- new entries (messages) in the window's earlier days
+            select customer_id, count(*) as sent from {ALLOCATIONS}
+            where status = 'included' and is_new
+                and run_date > $run_date - $window_days and run_date < $run_date
+            group by customer_id
+        ),
+        capped as (
+            select d.*,
+                case when d.reason_before_cap is null and d.is_new then
+                    coalesce(h.sent, 0) + row_number() over (
+                        partition by d.customer_id, (d.reason_before_cap is null and d.is_new)
+                        order by d.priority, d.segment)
+                end as message_number
+            from deduped as d left join history as h using (customer_id)
+        )
+        select $run_date, segment, channel, customer_id, contact, is_new,
+            coalesce(
+                reason_before_cap,
+                case when message_number > $max_messages then 'frequency_cap' end,
+                'included'
+            )
+        from capped
+        order by segment, customer_id
+        """,
+        {
+            "run_date": run_date,
+            "holdout_bp": round(guards.holdout_share * 10_000),
+            "window_days": guards.window_days,
+            "max_messages": guards.max_messages,
+        },
+    )
+    rows = con.execute(
+        f"select segment, status, count(*) from {ALLOCATIONS} where run_date = ? group by all", [run_date]
+    ).fetchall()
+    return {(segment, status): n for segment, status, n in rows}

@@ -1,0 +1,117 @@
+"""The export configuration: destinations and guards, from one YAML file.
+
+``NURTURE_DESTINATIONS`` points at the file; the default is the one beside this
+module. ``{exports_dir}`` in a URL is the configured exports folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from nurture.config import Settings
+from nurture.export.allocation import Guards
+
+DEFAULT_FILE = Path(__file__).with_name("destinations.yml")
+DESTINATION_TYPES = ("files", "hashed_audience", "http")
+FIELD_FORMATS = ("lower", "e164", "iso_date")
+
+
+class ExportConfigError(ValueError):
+    """The destinations file is wrong: the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    name: str  # the column the destination receives
+    source: str  # the segment column it comes from
+    format: str | None = None  # lower / e164 / iso_date
+
+
+@dataclass(frozen=True)
+class Destination:
+    name: str
+    type: str
+    url: str = ""
+    formats: tuple[str, ...] = ("csv",)
+    connection: str = ""
+    batch_size: int = 500
+    max_retries: int = 5
+    fields: tuple[FieldMap, ...] = ()  # empty: every segment column, as is
+
+
+@dataclass(frozen=True)
+class SizeGuard:
+    max_change_share: float = 0.5
+    min_rows: int = 50
+    severity: str = "warning"  # or "blocking"
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    guards: Guards
+    size_guard: SizeGuard
+    destinations: dict[str, Destination]
+    default_destinations: tuple[str, ...] = ("files",)
+    source: Path = field(default=DEFAULT_FILE)
+
+    def destinations_for(self, meta: dict) -> list[Destination]:
+        names = meta.get("destinations") or self.default_destinations
+        unknown = [n for n in names if n not in self.destinations]
+        if unknown:
+            raise ExportConfigError(f"{self.source}: segment destinations {unknown} are not defined")
+        return [self.destinations[n] for n in names]
+
+
+def _destination(path: Path, name: str, body: dict, settings: Settings) -> Destination:
+    kind = body.get("type")
+    if kind not in DESTINATION_TYPES:
+        raise ExportConfigError(f"{path}: destination {name!r}: type must be one of {DESTINATION_TYPES}")
+    fields = []
+    for entry in body.get("fields", []):
+        if entry.get("format") not in (None, *FIELD_FORMATS):
+            raise ExportConfigError(f"{path}: destination {name!r}: unknown format {entry.get('format')!r}")
+        fields.append(FieldMap(entry["name"], entry.get("from", entry["name"]), entry.get("format")))
+    if kind == "http" and not body.get("connection"):
+        raise ExportConfigError(f"{path}: destination {name!r}: an http destination needs a connection")
+    return Destination(
+        name=name,
+        type=kind,
+        url=str(body.get("url", "")).replace("{exports_dir}", str(settings.exports_dir)),
+        formats=tuple(body.get("formats", ["csv"])),
+        connection=body.get("connection", ""),
+        batch_size=int(body.get("batch_size", 500)),
+        max_retries=int(body.get("max_retries", 5)),
+        fields=tuple(fields),
+    )
+
+
+def load_export_config(settings: Settings, path: Path | None = None) -> ExportConfig:
+    path = Path(path or os.environ.get("NURTURE_DESTINATIONS") or DEFAULT_FILE)
+    body = yaml.safe_load(path.read_text()) or {}
+    guards = body.get("guards", {})
+    cap = guards.get("frequency_cap", {})
+    size = guards.get("size_guard", {})
+    return ExportConfig(
+        guards=Guards(
+            holdout_share=float(guards.get("holdout_share", 0.05)),
+            holdout_seed=str(guards.get("holdout_seed", "nurture-holdout-v1")),
+            max_messages=int(cap.get("max_messages", 3)),
+            window_days=int(cap.get("window_days", 7)),
+            priority=tuple(guards.get("priority", [])),
+        ),
+        size_guard=SizeGuard(
+            max_change_share=float(size.get("max_change_share", 0.5)),
+            min_rows=int(size.get("min_rows", 50)),
+            severity=size.get("severity", "warning"),
+        ),
+        destinations={
+            name: _destination(path, name, spec or {}, settings)
+            for name, spec in (body.get("destinations") or {}).items()
+        },
+        default_destinations=tuple(body.get("default_destinations", ["files"])),
+        source=path,
+    )

@@ -1,0 +1,230 @@
+"""Publish one segment to one destination from its staged rows.
+
+Reads ``_staging/dt=<date>/<segment>.parquet`` (never the warehouse), maps the
+destination's fields, diffs against the destination's last successful snapshot
+(added / removed / changed), hands the result to the destination's writer, and
+only then saves the new snapshot and a sync-log entry. A crash before the end
+leaves the previous snapshot in place, so the next try computes the same delta.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from nurture.export.config import Destination, ExportConfig
+from nurture.export.fields import select_list
+from nurture.export.http_push import Journal, push_batches
+from nurture.export.stage import read_plan, staged_path
+from nurture.export.state import previous_members, save_members, state_dir, write_sync_log
+
+log = logging.getLogger(__name__)
+SUPPRESSION_REASONS = ("no_consent", "holdout", "duplicate", "frequency_cap")
+FILE_FORMATS = {"csv": "(format csv, header true)", "parquet": "(format parquet)", "jsonl": "(format json)"}
+
+
+@dataclass(frozen=True)
+class Delta:
+    rows: pa.Table  # the full snapshot, mapped, ordered by key
+    added: pa.Table
+    removed: pa.Table  # keys only
+    changed: pa.Table
+    members: pa.Table  # (customer_id, row_hash) to save on success
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def compute_delta(staged: Path, destination: Destination, key: str, previous: Path | None) -> Delta:
+    """Map the destination's fields and diff against its previous snapshot, in DuckDB."""
+    with duckdb.connect() as con:
+        con.execute(f"create view staged as select * from read_parquet('{staged}')")
+        columns = [c for c in con.sql("select * from staged").columns]
+        fields = select_list(destination.fields, columns)
+        con.execute(
+            f"""create table mapped as
+            select "{key}"::bigint as __key, {fields} from staged order by "{key}" """
+        )
+        con.execute(
+            "create table current as select __key as customer_id, "
+            "md5(to_json(mapped)::varchar) as row_hash from mapped"
+        )
+        if previous:
+            con.execute(f"create table previous as select * from read_parquet('{previous}')")
+        else:
+            con.execute("create table previous (customer_id bigint, row_hash varchar)")
+        rows = con.sql("select * exclude (__key) from mapped order by __key").to_arrow_table()
+        added = con.sql(
+            "select m.* exclude (__key) from mapped m anti join previous p on p.customer_id = m.__key "
+            "order by m.__key"
+        ).to_arrow_table()
+        changed = con.sql(
+            "select m.* exclude (__key) from mapped m join current c on c.customer_id = m.__key "
+            "join previous p on p.customer_id = m.__key where p.row_hash <> c.row_hash order by m.__key"
+        ).to_arrow_table()
+        removed = con.sql(
+            "select customer_id from previous anti join current using (customer_id) order by customer_id"
+        ).to_arrow_table()
+        members = con.sql("select * from current order by customer_id").to_arrow_table()
+    return Delta(rows, added, removed, changed, members)
+
+
+def _write(path: Path, table: pa.Table, fmt: str) -> None:
+    """Write under a temporary name, fsync, rename: a reader sees the whole file or none."""
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    with duckdb.connect() as con:
+        con.register("data", table)
+        con.execute(f"copy data to '{tmp}' {FILE_FORMATS[fmt]}")
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dict) -> list[dict]:
+    """Snapshot in each format, the delta as CSV, then manifest.json last (its presence = complete)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_file = folder / "manifest.json"
+    manifest_file.unlink(missing_ok=True)  # withdraw "complete" before anything changes
+    files = []
+    parts = [(f"{segment}.{fmt}", delta.rows, fmt) for fmt in formats]
+    parts += [
+        (f"{name}.csv", table, "csv")
+        for name, table in (("added", delta.added), ("removed", delta.removed), ("changed", delta.changed))
+    ]
+    for name, table, fmt in parts:
+        _write(folder / name, table, fmt)
+        files.append(
+            {"path": name, "format": fmt, "rows": table.num_rows, "sha256": sha256_of(folder / name)}
+        )
+    body = manifest | {"files": files}
+    tmp = folder / f".manifest.json.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, manifest_file)
+    return files
+
+
+def hashed_audience(table: pa.Table) -> pa.Table:
+    """Customer-match rows: SHA-256 of the normalised email and E.164 phone, no raw PII."""
+    with duckdb.connect() as con:
+        con.register("rows", table)
+        columns = set(table.column_names)
+        email = "sha256(lower(trim(email)))" if "email" in columns else "null"
+        phone = (
+            r"sha256(nullif(regexp_replace(regexp_replace(trim(phone), '^00', '+'), '[^0-9+]', '', 'g'), ''))"
+            if "phone" in columns
+            else "null"
+        )
+        return con.sql(
+            f"select {email}::varchar as email_sha256, {phone}::varchar as phone_sha256 from rows"
+        ).to_arrow_table()
+
+
+def publish_target(
+    exports_dir: Path,
+    config: ExportConfig,
+    segment: str,
+    destination_name: str,
+    run_date: date,
+    run_id: str,
+    data_interval_end: datetime,
+    key: str = "customer_id",
+    dry_run: bool = False,
+    staging_root: Path | None = None,
+    endpoint: tuple[str, str] | None = None,
+) -> dict:
+    """Publish one segment to one destination; returns (and records) its sync-log entry."""
+    started = time.perf_counter()
+    destination = config.destinations[destination_name]
+    plan = read_plan(staging_root or exports_dir, run_date)
+    staged = staged_path(staging_root or exports_dir, run_date, segment)
+    previous = previous_members(exports_dir, destination.name, segment, run_date)
+    allocation = plan["allocation"].get(segment, {})
+    delta = compute_delta(staged, destination, key, previous)
+    entry = {
+        "run_id": run_id,
+        "logical_date": run_date.isoformat(),
+        "segment": segment,
+        "destination": destination.name,
+        "considered": sum(allocation.values()),
+        **{f"suppressed_{reason}": allocation.get(reason, 0) for reason in SUPPRESSION_REASONS},
+        "included": delta.rows.num_rows,
+        "added": delta.added.num_rows,
+        "removed": delta.removed.num_rows,
+        "changed": delta.changed.num_rows,
+        "sent": 0,
+        "failed": 0,
+        "status": "dry_run" if dry_run else "success",
+        "size_warning": plan.get("size_warnings", {}).get(segment),
+    }
+    if dry_run:
+        return entry
+    manifest = {
+        "segment": segment,
+        "destination": destination.name,
+        "logical_date": run_date.isoformat(),
+        "data_interval_end": data_interval_end.isoformat(),
+        "run_id": run_id,
+        "delta_against": previous.stem.removeprefix("dt=") if previous else None,
+        "columns": [{"name": f.name, "type": str(f.type)} for f in delta.rows.schema],
+    }
+    folder = Path(destination.url) / segment / run_date.isoformat()
+    if destination.type == "files":
+        write_files(folder, segment, delta, destination.formats, manifest)
+        entry["sent"] = delta.rows.num_rows
+    elif destination.type == "hashed_audience":
+        hashed = Delta(
+            hashed_audience(delta.rows),
+            hashed_audience(delta.added),
+            delta.removed,
+            hashed_audience(delta.changed),
+            delta.members,
+        )
+        write_files(folder, segment, hashed, ("csv",), manifest | {"hashing": "sha256"})
+        entry["sent"] = delta.rows.num_rows
+    else:
+        from nurture.connections import http_endpoint
+
+        base_url, token = endpoint or http_endpoint(destination.connection)
+        upserts = pa.concat_tables([delta.added, delta.changed]).to_pylist()
+        removes = [{"external_id": r["customer_id"]} for r in delta.removed.to_pylist()]
+        size = destination.batch_size
+        batches = [("upsert", upserts[i : i + size]) for i in range(0, len(upserts), size)]
+        batches += [("remove", removes[i : i + size]) for i in range(0, len(removes), size)]
+        journal = Journal(state_dir(exports_dir) / "push" / destination.name / segment / f"{run_date}.log")
+        try:
+            pushed = push_batches(
+                base_url,
+                token,
+                segment,
+                batches,
+                journal,
+                destination.name,
+                run_date.isoformat(),
+                max_retries=destination.max_retries,
+            )
+        except Exception:
+            entry |= {"status": "failed", "failed": len(upserts) + len(removes)}
+            entry["duration_s"] = round(time.perf_counter() - started, 3)
+            write_sync_log(exports_dir, run_date, entry)
+            raise
+        entry["sent"] = pushed.sent_rows
+    save_members(exports_dir, destination.name, segment, run_date, delta.members)
+    entry["duration_s"] = round(time.perf_counter() - started, 3)
+    write_sync_log(exports_dir, run_date, entry)
+    log.info("published %s to %s: %s", segment, destination.name, entry)
+    return entry

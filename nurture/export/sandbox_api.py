@@ -1,0 +1,118 @@
+"""A sandbox marketing platform: the bulk audience API that ``http_push`` speaks.
+
+A real HTTP server (standard library, threads) for the demo and the tests, run on
+127.0.0.1. It keeps each audience's members in memory, applies a batch once per
+idempotency key, and can be told to fail the next requests (429 with Retry-After,
+500, or a hang past the client's timeout) to exercise retries and resumes.
+
+    nurture sandbox-api --port 8765 --token demo-token
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BATCH_PATH = re.compile(r"^/v1/audiences/([A-Za-z0-9_\-]+)/batch$")
+AUDIENCE_PATH = re.compile(r"^/v1/audiences/([A-Za-z0-9_\-]+)$")
+MEMBER_KEY = "external_id"
+
+
+class AudienceStore:
+    def __init__(self, token: str):
+        self.token = token
+        self.audiences: dict[str, dict[str, dict]] = {}
+        self.applied_keys: set[str] = set()
+        self.requests: list[dict] = []  # every batch request received, applied or not
+        self.failures: deque = deque()  # planned responses: 429, 500 or "hang"
+        self.lock = threading.Lock()
+
+    def fail_next(self, *responses) -> None:
+        """Plan the next responses: a status code (429 comes with Retry-After: 0), "hang",
+        or None for a normal answer."""
+        self.failures.extend(responses)
+
+    def apply(self, segment: str, key: str, action: str, members: list[dict]) -> bool:
+        with self.lock:
+            if key in self.applied_keys:
+                return False
+            audience = self.audiences.setdefault(segment, {})
+            for member in members:
+                member_id = str(member.get(MEMBER_KEY, member.get("customer_id")))
+                if action == "remove":
+                    audience.pop(member_id, None)
+                else:
+                    audience[member_id] = member
+            self.applied_keys.add(key)
+            return True
+
+
+def _handler(store: AudienceStore, hang_seconds: float):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # quiet: tests and the demo read the store
+            pass
+
+        def _reply(self, status: int, body: dict, headers: dict | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            match = AUDIENCE_PATH.match(self.path)
+            if not match:
+                return self._reply(404, {"error": "not found"})
+            members = store.audiences.get(match.group(1), {})
+            self._reply(200, {"members": [members[k] for k in sorted(members)]})
+
+        def do_POST(self) -> None:
+            match = BATCH_PATH.match(self.path)
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            key = self.headers.get("Idempotency-Key", "")
+            store.requests.append({"segment": match and match.group(1), "key": key, **body})
+            if self.headers.get("Authorization") != f"Bearer {store.token}":
+                return self._reply(401, {"error": "bad token"})
+            if not match or body.get("action") not in ("upsert", "remove") or not key:
+                return self._reply(400, {"error": "expected action, members and an Idempotency-Key"})
+            planned = store.failures.popleft() if store.failures else None
+            if planned == "hang":
+                time.sleep(hang_seconds)
+                return self._reply(503, {"error": "too late"})
+            if planned == 429:
+                return self._reply(429, {"error": "slow down"}, {"Retry-After": "0"})
+            if planned:
+                return self._reply(int(planned), {"error": "injected"})
+            applied = store.apply(match.group(1), key, body["action"], body.get("members", []))
+            self._reply(200, {"applied": applied, "members": len(body.get("members", []))})
+
+    return Handler
+
+
+class SandboxApi:
+    """Start with ``with SandboxApi(token) as api: api.url ...``; stopped on exit."""
+
+    def __init__(self, token: str = "sandbox-token", port: int = 0, hang_seconds: float = 2.0):
+        self.store = AudienceStore(token)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self.store, hang_seconds))
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> SandboxApi:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,164 @@
+"""Stage a run's exports: allocate, check, and freeze each segment's rows to Parquet.
+
+This is the one export step that opens the warehouse. It allocates every
+segment's candidates (``allocation.py``), keeps the included rows, applies the
+audience-size guard, runs the export suite on exactly the rows that will be
+published, and writes ``<exports>/_staging/dt=<date>/<segment>.parquet`` plus
+``plan.json`` (the segment × destination targets, and each segment's allocation
+counts). The publishing tasks then read only those files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+from nurture.config import Settings
+from nurture.export.allocation import ALLOCATIONS, CHANNELS, allocate
+from nurture.export.config import ExportConfig
+from nurture.export.segments import Segment, discover_segments
+from nurture.transform import manifest_path
+from nurture.warehouse import model_relation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    run_date: date
+    targets: list[dict] = field(default_factory=list)  # {"segment", "destination"}
+    allocation: dict[str, dict[str, int]] = field(default_factory=dict)  # segment -> status -> rows
+    held_back: dict[str, str] = field(default_factory=dict)  # segment -> why (size guard)
+    size_warnings: dict[str, str] = field(default_factory=dict)
+
+
+def staging_dir(exports_dir: Path, run_date: date) -> Path:
+    return exports_dir / "_staging" / f"dt={run_date.isoformat()}"
+
+
+def staged_path(exports_dir: Path, run_date: date, segment: str) -> Path:
+    return staging_dir(exports_dir, run_date) / f"{segment}.parquet"
+
+
+def _included_sql(segment: Segment, run_date: date) -> str:
+    return f"""
+        select s.* from "{segment.schema}"."{segment.model}" as s
+        semi join {ALLOCATIONS} as a
+            on a.customer_id = s."{segment.key}" and a.segment = '{segment.name}'
+            and a.run_date = '{run_date.isoformat()}' and a.status = 'included'
+        order by s."{segment.key}"
+    """
+
+
+def _check_frame(con, segment: Segment, audience: str, run_date: date) -> pd.DataFrame:
+    """The included rows as the export suite sees them: key, channel consent, address."""
+    consent, _ = CHANNELS[segment.channel]
+    contact = {"email": "a.email", "sms": "a.phone", "push": "a.push_token"}[segment.channel]
+    return con.sql(f"""
+        select s."{segment.key}" as customer_id, coalesce(a.{consent}, false) as has_channel_consent,
+            {contact} as contact,
+            count(*) over () * 1.0 / (select count(*) from {audience}) as audience_share
+        from ({_included_sql(segment, run_date)}) as s
+        left join {audience} as a on a.customer_id = s."{segment.key}"
+        order by 1
+    """).df()
+
+
+def _size_change(con, segment: Segment, run_date: date) -> tuple[int, int | None]:
+    """(rows included today, rows included at the segment's previous run or None)."""
+
+    def included(day) -> int:
+        query = (
+            f"select count(*) from {ALLOCATIONS} where segment = ? and run_date = ? and status = 'included'"
+        )
+        return con.execute(query, [segment.name, day]).fetchall()[0][0]
+
+    query = f"select max(run_date) from {ALLOCATIONS} where segment = ? and run_date < ?"
+    [(previous,)] = con.execute(query, [segment.name, run_date]).fetchall()
+    return included(run_date), (included(previous) if previous else None)
+
+
+def _write_parquet(path: Path, table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def stage_exports(
+    settings: Settings,
+    config: ExportConfig,
+    run_date: date,
+    run_id: str,
+    dry_run: bool = False,
+    staging_root: Path | None = None,
+) -> Plan:
+    """Allocate, guard, check and stage every segment; returns the plan for the publishers.
+
+    ``dry_run`` allocates inside a transaction that is rolled back and stages under
+    ``staging_root`` (a scratch folder), so nothing the pipeline keeps changes.
+    """
+    root = staging_root or settings.exports_dir
+    from nurture.quality.checks import check_export_frames
+
+    segments = discover_segments(manifest_path(settings))
+    audience = model_relation(settings, "dim_customer_audience")
+    plan = Plan(run_date)
+    frames = {}
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.begin()
+        counts = allocate(con, segments, audience, run_date, config.guards)
+        for (segment, status), rows in sorted(counts.items()):
+            plan.allocation.setdefault(segment, {})[status] = rows
+        for segment in segments:
+            today, before = _size_change(con, segment, run_date)
+            guard = config.size_guard
+            if before is not None and abs(today - before) > guard.min_rows:
+                change = abs(today - before) / max(before, 1)
+                if change > guard.max_change_share:
+                    why = (
+                        f"{before} -> {today} rows ({change:.0%} change, limit {guard.max_change_share:.0%})"
+                    )
+                    target = plan.held_back if guard.severity == "blocking" else plan.size_warnings
+                    target[segment.name] = why
+                    log.warning("audience size guard (%s): %s %s", guard.severity, segment.name, why)
+            if segment.name in plan.held_back:
+                continue
+            frames[segment.model] = _check_frame(con, segment, audience, run_date)
+            staged = con.sql(_included_sql(segment, run_date)).to_arrow_table()
+            _write_parquet(staged_path(root, run_date, segment.name), staged)
+            plan.targets += [
+                {"segment": segment.name, "destination": d.name}
+                for d in config.destinations_for(segment.meta)
+            ]
+        if dry_run:
+            con.rollback()
+        else:
+            con.commit()
+    if not dry_run:
+        check_export_frames(settings, frames, run_date, run_id)  # raises on a blocking failure
+    body = {
+        "run_date": run_date.isoformat(),
+        "run_id": run_id,
+        "targets": plan.targets,
+        "allocation": plan.allocation,
+        "held_back": plan.held_back,
+        "size_warnings": plan.size_warnings,
+    }
+    path = staging_dir(root, run_date) / "plan.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    return plan
+
+
+def read_plan(exports_dir: Path, run_date: date) -> dict:
+    return json.loads((staging_dir(exports_dir, run_date) / "plan.json").read_text())

@@ -1,0 +1,71 @@
+"""What the export remembers between runs, as files beside the exports.
+
+``<exports>/_state/members/<destination>/<segment>/dt=<date>.parquet`` holds the
+keys (and a hash of each row) a destination received for a date; it is written
+only after the destination took the whole export, so the next delta is computed
+against what the destination really has and a removal is never lost.
+``_state/sync_log/dt=<date>/`` holds one JSON line per segment and destination,
+loaded into the warehouse table ``exports.sync_log`` by the DAG.
+Publishing tasks touch only these files, never the warehouse, so they can run in
+parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MEMBERS_SCHEMA = pa.schema([("customer_id", pa.int64()), ("row_hash", pa.string())])
+
+
+def state_dir(exports_dir: Path) -> Path:
+    return exports_dir / "_state"
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def members_path(exports_dir: Path, destination: str, segment: str, run_date: date) -> Path:
+    return state_dir(exports_dir) / "members" / destination / segment / f"dt={run_date.isoformat()}.parquet"
+
+
+def save_members(
+    exports_dir: Path, destination: str, segment: str, run_date: date, members: pa.Table
+) -> None:
+    path = members_path(exports_dir, destination, segment, run_date)
+    _atomic_write(path, lambda tmp: pq.write_table(members.cast(MEMBERS_SCHEMA), tmp))
+
+
+def previous_members(exports_dir: Path, destination: str, segment: str, run_date: date) -> Path | None:
+    """The latest snapshot strictly before ``run_date`` (None: the first export)."""
+    folder = members_path(exports_dir, destination, segment, run_date).parent
+    earlier = sorted(
+        p for p in folder.glob("dt=*.parquet") if p.stem.removeprefix("dt=") < run_date.isoformat()
+    )
+    return earlier[-1] if earlier else None
+
+
+def sync_log_path(exports_dir: Path, run_date: date, segment: str, destination: str) -> Path:
+    return (
+        state_dir(exports_dir) / "sync_log" / f"dt={run_date.isoformat()}" / f"{segment}__{destination}.json"
+    )
+
+
+def write_sync_log(exports_dir: Path, run_date: date, entry: dict) -> None:
+    path = sync_log_path(exports_dir, run_date, entry["segment"], entry["destination"])
+    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(entry, sort_keys=True, default=str) + "\n"))
+
+
+def read_sync_log(exports_dir: Path, run_date: date) -> list[dict]:
+    folder = state_dir(exports_dir) / "sync_log" / f"dt={run_date.isoformat()}"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]

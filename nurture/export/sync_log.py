@@ -1,0 +1,59 @@
+"""The sync log: one warehouse row per run, segment and destination.
+
+Publishing tasks leave their entries as files (``state.py``); this step loads a
+run's entries, plus the segments the size guard held back, into
+``exports.sync_log`` where BI tools and data engineers read them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from nurture.config import Settings
+from nurture.export.stage import read_plan
+from nurture.export.state import read_sync_log
+
+SYNC_LOG = "exports.sync_log"
+COLUMNS = {
+    "run_id": "varchar",
+    "logical_date": "date",
+    "segment": "varchar",
+    "destination": "varchar",
+    "status": "varchar",  # success / failed / held_back / dry_run
+    "considered": "bigint",
+    "suppressed_no_consent": "bigint",
+    "suppressed_holdout": "bigint",
+    "suppressed_duplicate": "bigint",
+    "suppressed_frequency_cap": "bigint",
+    "included": "bigint",
+    "added": "bigint",
+    "removed": "bigint",
+    "changed": "bigint",
+    "sent": "bigint",
+    "failed": "bigint",
+    "duration_s": "double",
+    "size_warning": "varchar",
+}
+
+
+def record_sync_log(settings: Settings, run_date: date, run_id: str) -> list[dict]:
+    """Replace this run's rows in ``exports.sync_log`` with its entries; returns them."""
+    plan = read_plan(settings.exports_dir, run_date)
+    entries = [e for e in read_sync_log(settings.exports_dir, run_date) if e["run_id"] == run_id]
+    for segment, why in sorted(plan.get("held_back", {}).items()):
+        held = {"segment": segment, "destination": "*", "status": "held_back", "size_warning": why}
+        entries.append({"run_id": run_id, "logical_date": run_date.isoformat()} | held)
+    frame = pd.DataFrame([{c: e.get(c) for c in COLUMNS} for e in entries], columns=list(COLUMNS))
+    definition = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
+    typed = ", ".join(f"{c}::{t}" for c, t in COLUMNS.items())
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create schema if not exists exports")
+        con.execute(f"create table if not exists {SYNC_LOG} ({definition})")
+        con.execute(f"delete from {SYNC_LOG} where logical_date = ? and run_id = ?", [run_date, run_id])
+        if len(frame):
+            con.register("entries", frame)
+            con.execute(f"insert into {SYNC_LOG} select {typed} from entries")
+    return entries
