@@ -34,11 +34,17 @@ def free_port() -> int:
 
 
 def airflow_env(
-    settings: Settings, api_port: int = 8080, parallelism: int = 4, calendar: tuple[date, date] | None = None
+    settings: Settings,
+    api_port: int = 8080,
+    parallelism: int = 4,
+    calendar: tuple[date, date] | None = None,
+    crm_url: str | None = None,
 ) -> dict[str, str]:
     """Environment for every Airflow process: config, the shop connection, Nurture paths.
 
     ``calendar`` (first, last day) bounds the DAG's schedule for a shop with a fixed calendar.
+    ``crm_url`` points the ``nurture_crm`` connection at a sandbox audience API (demo, tests)
+    unless ``AIRFLOW_CONN_NURTURE_CRM`` is already set.
     """
     home = Path(os.environ.get("AIRFLOW_HOME", settings.home / "airflow"))
     env = dict(os.environ)
@@ -73,6 +79,8 @@ def airflow_env(
             "GX_ANALYTICS_ENABLED": "False",
         }
     )
+    if crm_url and "AIRFLOW_CONN_NURTURE_CRM" not in env:
+        env["AIRFLOW_CONN_NURTURE_CRM"] = sandbox_connection(crm_url)
     if calendar:
         # The DAG may run until the day after the last day: a manual run at D
         # processes the interval [D - 1 day, D), so re-running the last day needs it.
@@ -81,6 +89,13 @@ def airflow_env(
         env["NURTURE_END_DATE"] = (last + timedelta(days=1)).isoformat()
         env["NURTURE_SHOP_OPENED_ON"] = first.isoformat()  # earlier timestamps are quarantined
     return env
+
+
+def sandbox_connection(url: str) -> str:
+    """The ``nurture_crm`` connection (Airflow's JSON form) for a sandbox audience API."""
+    from nurture.export.sandbox_api import SANDBOX_TOKEN
+
+    return json.dumps({"conn_type": "http", "host": url, "password": SANDBOX_TOKEN})
 
 
 def airflow(env: dict[str, str], *args: str, check: bool = True, log: Path | None = None):

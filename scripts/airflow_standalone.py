@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from nurture.config import load_settings
+from nurture.export.sandbox_api import SandboxApi
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
 from nurture.local_airflow import AIRFLOW, AirflowApi, airflow_env, init_metadata
 
@@ -22,11 +23,17 @@ PORT = int(os.environ.get("NURTURE_AIRFLOW_PORT", "8080"))
 
 
 def main() -> None:
+    # The demo's CRM destination pushes to a sandbox audience API, alive while Airflow runs.
+    with SandboxApi() as crm:
+        sys.exit(run_standalone(crm.url))
+
+
+def run_standalone(crm_url: str) -> int:
     settings = load_settings()
     # The demo shop has a fixed calendar; a real shop (its own URL) runs on the open schedule.
     demo = ShopCalendar.ending(DEFAULT_END_DATE, 365)
     calendar = None if "NURTURE_SHOP_DB_URL" in os.environ else (demo.start, demo.end)
-    env = airflow_env(settings, api_port=PORT, calendar=calendar)
+    env = airflow_env(settings, api_port=PORT, calendar=calendar, crm_url=crm_url)
     home = Path(env["AIRFLOW_HOME"])
     logs = home / "service-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -48,7 +55,7 @@ def main() -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
-    sys.exit(proc.returncode or 0)
+    return proc.returncode or 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from nurture import pipeline
 from nurture.config import load_settings
+from nurture.export.sandbox_api import SandboxApi
 from nurture.generate import DEFAULT_END_DATE, generate_shop
 from nurture.local_airflow import airflow_env, backfill, free_port, init_metadata
 from nurture.summary import build_summary, render
@@ -55,14 +56,18 @@ def main() -> None:
         events = pipeline.extract_events(settings, start, end)
     console.print(f"[bold]2. History[/] loaded into {settings.raw_dir} (events: {events})")
 
-    env = airflow_env(settings, api_port=free_port(), calendar=(shop.start, shop.end))
-    logs = settings.home / "airflow" / "service-logs"
-    logs.mkdir(parents=True)
-    with console.status("Initialising Airflow's metadata database"):
-        init_metadata(env, logs / "init.log")
-    with console.status(f"Airflow: backfilling nurture_daily {first_airflow_day} .. {shop.end}"):
-        runs = backfill(env, first_airflow_day, shop.end, logs)
+    # The CRM destination pushes to a sandbox audience API on 127.0.0.1, alive for the demo.
+    with SandboxApi() as crm:
+        env = airflow_env(settings, api_port=free_port(), calendar=(shop.start, shop.end), crm_url=crm.url)
+        logs = settings.home / "airflow" / "service-logs"
+        logs.mkdir(parents=True)
+        with console.status("Initialising Airflow's metadata database"):
+            init_metadata(env, logs / "init.log")
+        with console.status(f"Airflow: backfilling nurture_daily {first_airflow_day} .. {shop.end}"):
+            runs = backfill(env, first_airflow_day, shop.end, logs)
+        audiences = {name: len(members) for name, members in sorted(crm.store.audiences.items())}
     console.print(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green (logs: {logs})")
+    console.print(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
 
     console.print(render(build_summary(settings, shop.end)))
     console.print(f"Done in {time.perf_counter() - started:.0f}s. Exports: {settings.exports_dir}")

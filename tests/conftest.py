@@ -47,6 +47,18 @@ def land_customers(shop_db_url: str, raw_dir: Path, shop: GeneratedShop, until: 
     extract_shop_tables(shop_db_url, raw_dir, midnight(shop.start), midnight(until), tables=["customers"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def crm_sandbox():
+    """The CRM destination's audience API: a real server on 127.0.0.1 for the whole session."""
+    from nurture.export.sandbox_api import SandboxApi
+    from nurture.local_airflow import sandbox_connection
+
+    with SandboxApi() as api:
+        os.environ["AIRFLOW_CONN_NURTURE_CRM"] = sandbox_connection(api.url)
+        yield api
+        del os.environ["AIRFLOW_CONN_NURTURE_CRM"]
+
+
 @pytest.fixture(scope="session")
 def small_shop(tmp_path_factory) -> tuple[Settings, GeneratedShop]:
     """A small generated shop (read-only for tests: copy before writing into its home)."""

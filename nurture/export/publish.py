@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from nurture.export.config import Destination, ExportConfig
-from nurture.export.fields import select_list
+from nurture.export.fields import FORMATS, select_list
 from nurture.export.http_push import Journal, push_batches
 from nurture.export.stage import read_plan, staged_path
 from nurture.export.state import previous_members, save_members, state_dir, write_sync_log
@@ -50,24 +50,45 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+# An ad platform's customer-match file: SHA-256 of the normalised email and E.164 phone.
+HASHED_FIELDS = {
+    "email_sha256": "sha256(lower(trim({email})))",
+    "phone_sha256": "sha256(" + FORMATS["e164"].format(col="{phone}") + ")",
+}
+
+
+def _hashed_select(columns: list[str]) -> str:
+    parts = []
+    for name, template in HASHED_FIELDS.items():
+        source = name.removesuffix("_sha256")
+        expression = template.format(**{source: f'"{source}"'}) if source in columns else "null"
+        parts.append(f"{expression}::varchar as {name}")
+    return ", ".join(parts)
+
+
 def compute_delta(staged: Path, destination: Destination, key: str, previous: Path | None) -> Delta:
-    """Map the destination's fields and diff against its previous snapshot, in DuckDB."""
+    """Map the destination's fields and diff against its previous snapshot, in DuckDB.
+
+    A removal names the key, or for a hashed audience the hashed email (no raw ids
+    or PII leave for an ad platform): the snapshot keeps it as ``identity``.
+    """
+    hashed = destination.type == "hashed_audience"
     with duckdb.connect() as con:
         con.execute(f"create view staged as select * from read_parquet('{staged}')")
-        columns = [c for c in con.sql("select * from staged").columns]
-        fields = select_list(destination.fields, columns)
+        columns = list(con.sql("select * from staged").columns)
+        fields = _hashed_select(columns) if hashed else select_list(destination.fields, columns)
         con.execute(
-            f"""create table mapped as
-            select "{key}"::bigint as __key, {fields} from staged order by "{key}" """
+            f'create table mapped as select "{key}"::bigint as __key, {fields} from staged order by 1'
         )
+        identity = "email_sha256" if hashed else "null::varchar"
         con.execute(
             "create table current as select __key as customer_id, "
-            "md5(to_json(mapped)::varchar) as row_hash from mapped"
+            f"md5(to_json(mapped)::varchar) as row_hash, {identity} as identity from mapped"
         )
         if previous:
             con.execute(f"create table previous as select * from read_parquet('{previous}')")
         else:
-            con.execute("create table previous (customer_id bigint, row_hash varchar)")
+            con.execute("create table previous (customer_id bigint, row_hash varchar, identity varchar)")
         rows = con.sql("select * exclude (__key) from mapped order by __key").to_arrow_table()
         added = con.sql(
             "select m.* exclude (__key) from mapped m anti join previous p on p.customer_id = m.__key "
@@ -77,8 +98,9 @@ def compute_delta(staged: Path, destination: Destination, key: str, previous: Pa
             "select m.* exclude (__key) from mapped m join current c on c.customer_id = m.__key "
             "join previous p on p.customer_id = m.__key where p.row_hash <> c.row_hash order by m.__key"
         ).to_arrow_table()
+        removed_key = "identity as email_sha256" if hashed else "customer_id"
         removed = con.sql(
-            "select customer_id from previous anti join current using (customer_id) order by customer_id"
+            f"select {removed_key} from previous anti join current using (customer_id) order by customer_id"
         ).to_arrow_table()
         members = con.sql("select * from current order by customer_id").to_arrow_table()
     return Delta(rows, added, removed, changed, members)
@@ -116,22 +138,6 @@ def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dic
     tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, manifest_file)
     return files
-
-
-def hashed_audience(table: pa.Table) -> pa.Table:
-    """Customer-match rows: SHA-256 of the normalised email and E.164 phone, no raw PII."""
-    with duckdb.connect() as con:
-        con.register("rows", table)
-        columns = set(table.column_names)
-        email = "sha256(lower(trim(email)))" if "email" in columns else "null"
-        phone = (
-            r"sha256(nullif(regexp_replace(regexp_replace(trim(phone), '^00', '+'), '[^0-9+]', '', 'g'), ''))"
-            if "phone" in columns
-            else "null"
-        )
-        return con.sql(
-            f"select {email}::varchar as email_sha256, {phone}::varchar as phone_sha256 from rows"
-        ).to_arrow_table()
 
 
 def publish_target(
@@ -187,14 +193,7 @@ def publish_target(
         write_files(folder, segment, delta, destination.formats, manifest)
         entry["sent"] = delta.rows.num_rows
     elif destination.type == "hashed_audience":
-        hashed = Delta(
-            hashed_audience(delta.rows),
-            hashed_audience(delta.added),
-            delta.removed,
-            hashed_audience(delta.changed),
-            delta.members,
-        )
-        write_files(folder, segment, hashed, ("csv",), manifest | {"hashing": "sha256"})
+        write_files(folder, segment, delta, ("csv",), manifest | {"hashing": "sha256"})
         entry["sent"] = delta.rows.num_rows
     else:
         from nurture.connections import http_endpoint

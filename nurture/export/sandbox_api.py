@@ -1,11 +1,9 @@
 """A sandbox marketing platform: the bulk audience API that ``http_push`` speaks.
 
 A real HTTP server (standard library, threads) for the demo and the tests, run on
-127.0.0.1. It keeps each audience's members in memory, applies a batch once per
+127.0.0.1 in the process that starts it. It keeps each audience's members in memory, applies a batch once per
 idempotency key, and can be told to fail the next requests (429 with Retry-After,
 500, or a hang past the client's timeout) to exercise retries and resumes.
-
-    nurture sandbox-api --port 8765 --token demo-token
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BATCH_PATH = re.compile(r"^/v1/audiences/([A-Za-z0-9_\-]+)/batch$")
 AUDIENCE_PATH = re.compile(r"^/v1/audiences/([A-Za-z0-9_\-]+)$")
 MEMBER_KEY = "external_id"
+SANDBOX_TOKEN = "sandbox-token"  # a sandbox, not a secret: real platforms use Airflow connections
 
 
 class AudienceStore:
@@ -99,7 +98,7 @@ def _handler(store: AudienceStore, hang_seconds: float):
 class SandboxApi:
     """Start with ``with SandboxApi(token) as api: api.url ...``; stopped on exit."""
 
-    def __init__(self, token: str = "sandbox-token", port: int = 0, hang_seconds: float = 2.0):
+    def __init__(self, token: str = SANDBOX_TOKEN, port: int = 0, hang_seconds: float = 2.0):
         self.store = AudienceStore(token)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self.store, hang_seconds))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

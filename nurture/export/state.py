@@ -21,7 +21,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-MEMBERS_SCHEMA = pa.schema([("customer_id", pa.int64()), ("row_hash", pa.string())])
+# identity: what a removal is sent as when it is not the key (a hashed email for ad platforms)
+MEMBERS_SCHEMA = pa.schema(
+    [("customer_id", pa.int64()), ("row_hash", pa.string()), ("identity", pa.string())]
+)
 
 
 def state_dir(exports_dir: Path) -> Path:
