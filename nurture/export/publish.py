@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -107,36 +108,44 @@ def compute_delta(staged: Path, destination: Destination, key: str, previous: Pa
 
 
 def _write(path: Path, table: pa.Table, fmt: str) -> None:
-    """Write under a temporary name, fsync, rename: a reader sees the whole file or none."""
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     with duckdb.connect() as con:
         con.register("data", table)
-        con.execute(f"copy data to '{tmp}' {FILE_FORMATS[fmt]}")
-    with tmp.open("rb") as handle:
+        con.execute(f"copy data to '{path}' {FILE_FORMATS[fmt]}")
+    with path.open("rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dict) -> list[dict]:
-    """Snapshot in each format, the delta as CSV, then manifest.json last (its presence = complete)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest_file = folder / "manifest.json"
-    manifest_file.unlink(missing_ok=True)  # withdraw "complete" before anything changes
-    files = []
+    """The snapshot in each format, the delta as CSV and ``manifest.json``, swapped in as one folder.
+
+    Everything is written into a hidden sibling folder, then renamed over the old
+    one: a reader sees the previous export or the new one, never a mix, and a crash
+    leaves only a hidden folder behind (removed by the next run).
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.parent.glob(f".{folder.name}.*"):
+        shutil.rmtree(leftover)
+    work = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
+    work.mkdir()
     parts = [(f"{segment}.{fmt}", delta.rows, fmt) for fmt in formats]
     parts += [
         (f"{name}.csv", table, "csv")
         for name, table in (("added", delta.added), ("removed", delta.removed), ("changed", delta.changed))
     ]
+    files = []
     for name, table, fmt in parts:
-        _write(folder / name, table, fmt)
-        files.append(
-            {"path": name, "format": fmt, "rows": table.num_rows, "sha256": sha256_of(folder / name)}
-        )
-    body = manifest | {"files": files}
-    tmp = folder / f".manifest.json.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, manifest_file)
+        _write(work / name, table, fmt)
+        files.append({"path": name, "format": fmt, "rows": table.num_rows, "sha256": sha256_of(work / name)})
+    (work / "manifest.json").write_text(
+        json.dumps(manifest | {"files": files}, indent=2, sort_keys=True) + "\n"
+    )
+    if folder.exists():
+        old = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.old"
+        os.rename(folder, old)
+        os.rename(work, folder)
+        shutil.rmtree(old)
+    else:
+        os.rename(work, folder)
     return files
 
 
