@@ -40,8 +40,16 @@ COLUMNS = {
 
 
 def record_sync_log(settings: Settings, run_date: date, run_id: str) -> list[dict]:
-    """Replace this run's rows in ``exports.sync_log`` with its entries; returns them."""
-    plan = read_plan(settings.exports_dir, run_date)
+    """Replace this run's rows in ``exports.sync_log`` with its entries; returns them.
+
+    A run stopped before staging (a blocking quality gate) has nothing to record.
+    """
+    try:
+        plan = read_plan(settings.exports_dir, run_date)
+    except FileNotFoundError:
+        return []
+    if plan["run_id"] != run_id:
+        return []
     entries = [e for e in read_sync_log(settings.exports_dir, run_date) if e["run_id"] == run_id]
     for segment, why in sorted(plan.get("held_back", {}).items()):
         held = {"segment": segment, "destination": "*", "status": "held_back", "size_warning": why}
