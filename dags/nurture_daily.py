@@ -6,22 +6,25 @@ Builds the day's lifecycle audiences from the shop's raw data:
 1. **extract** the shop tables changed in the data interval and the day's
    engagement log into the raw zone (Parquet, one partition per day; bad rows
    and lines are quarantined with their field and rule);
-2. **validate_raw**: Great Expectations suites on the raw data (error budget,
+2. **apply_erasures**: every erasure request (kept as a hash) is applied again to
+   the raw zone, quarantine, warehouse and exports, so re-extracted rows never
+   bring a person back;
+3. **validate_raw**: Great Expectations suites on the raw data (error budget,
    freshness against the data interval, each dataset's rules);
-3. **transform** with `dbt build` as of the run's logical date;
-4. **validate_marts**: suites on the marts the segments are cut from;
-5. **predict** each customer's probability-alive and 90-day expected value
+4. **transform** with `dbt build` as of the run's logical date;
+5. **validate_marts**: suites on the marts the segments are cut from;
+6. **predict** each customer's probability-alive and 90-day expected value
    (BG/NBD + Gamma-Gamma, fitted in the `nurture` package) into the warehouse;
-6. **stage_exports**: allocate every segment model (tagged `segment`) once —
+7. **stage_exports**: allocate every segment model (tagged `segment`) once —
    channel consent and suppressions, the holdout group, de-duplication, the
    frequency cap in priority order — apply the audience-size guard and the export
    suite, and freeze the rows to publish;
-7. **publish**: one mapped task per segment x destination (files, hashed ad
+8. **publish**: one mapped task per segment x destination (files, hashed ad
    audience, HTTP API), each a full snapshot plus the delta since that
    destination's last success, and an asset event
    `nurture://exports/<destination>/<segment>`;
-8. **record_sync_log** into `exports.sync_log`, failed destinations included;
-9. **apply_retention**: raw and quarantine partitions older than
+9. **record_sync_log** into `exports.sync_log`, failed destinations included;
+10. **apply_retention**: raw and quarantine partitions older than
    `NURTURE_RAW_RETENTION_DAYS` (counted from the logical date) are deleted.
 
 A failed *blocking* expectation fails its task, naming the expectations, and
@@ -110,6 +113,14 @@ def nurture_daily():
         return [shop_tables(), event_logs()]
 
     @task(pool=WAREHOUSE_POOL)
+    def apply_erasures() -> dict[str, int]:
+        """Erasure requests, applied again to what was just extracted (and everywhere else)."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        return pipeline.apply_erasures(load_settings())
+
+    @task(pool=WAREHOUSE_POOL)
     def validate_raw(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
         """Raw suites; a blocking failure stops the run before dbt."""
         from nurture import pipeline
@@ -196,7 +207,7 @@ def nurture_daily():
 
         return pipeline.apply_retention(load_settings(), data_interval_start.date())
 
-    built = extract() >> validate_raw() >> load_warehouse() >> dbt_build()
+    built = extract() >> apply_erasures() >> validate_raw() >> load_warehouse() >> dbt_build()
     built >> predict_value()
     targets = stage_exports()
     built >> validate_marts() >> targets

@@ -245,15 +245,18 @@ def validate(
 def forget(
     customer_ids: Annotated[list[int], typer.Option("--customer-id", help="Customer to erase (repeatable).")],
 ) -> None:
-    """Erase customers from the raw zone and its quarantine (an erasure request).
+    """Erase customers: record the request (as a hash) and apply it now to the raw zone,
+    quarantine, warehouse and exports. Every pipeline run applies it again, so data
+    re-extracted from the shop never brings them back.
 
     Example: nurture forget --customer-id 42 --customer-id 43
     """
-    from nurture.privacy import erase_customers
+    from nurture.erasure import apply_erasures, request_erasure
 
-    removed = erase_customers(load_settings().raw_dir, set(customer_ids))
-    for dataset, rows in removed.items():
-        console.print(f"{dataset}: {rows:,} rows removed")
+    settings = load_settings()
+    console.print(f"{request_erasure(settings, set(customer_ids))} new erasure request(s)")
+    for place, rows in apply_erasures(settings).items():
+        console.print(f"{place}: {rows:,} rows removed")
 
 
 @app.command()

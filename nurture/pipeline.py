@@ -146,6 +146,14 @@ def export(settings: Settings, run_date: date, run_id: str, data_interval_end: d
     return entries
 
 
+def apply_erasures(settings: Settings) -> dict[str, int]:
+    """Apply every erasure request to the raw zone (re-extracted rows included), the
+    warehouse and the exports; runs after extract, before anything reads the day."""
+    from nurture.erasure import apply_erasures as apply
+
+    return apply(settings)
+
+
 def apply_retention(settings: Settings, run_date: date) -> int:
     """Delete raw and quarantine partitions past the retention period (none when unset)."""
     if settings.raw_retention_days is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -50,47 +51,42 @@ def _rewrite_without(con, files: list[Path], keep_sql: str, dataset_root: Path) 
 
 def erase_customers(raw_dir: Path, customer_ids: set[int]) -> dict[str, int]:
     """Remove every raw and quarantined row of these customers; returns rows removed per dataset."""
-    if not customer_ids:
+    return erase_hashes(raw_dir, [str(c) for c in sorted(customer_ids)], lambda column: f"{column}::varchar")
+
+
+def erase_hashes(raw_dir: Path, hashes: list[str], hash_of: Callable[[str], str]) -> dict[str, int]:
+    """Remove every raw and quarantined row whose customer id hashes (``hash_of``, SQL) into ``hashes``."""
+    if not hashes:
         return {}
     removed: dict[str, int] = {}
     with duckdb.connect() as con:
-        con.execute(
-            "create temp table erased as select unnest(?::bigint[]) as customer_id", [sorted(customer_ids)]
-        )
-        names_customer = f"try_cast(regexp_extract(raw_line, '{CUSTOMER_IN_LINE}', 1) as bigint)"
+        con.execute("create temp table erased as select unnest(?::varchar[]) as h", [sorted(hashes)])
+        in_line = f"try_cast(regexp_extract(raw_line, '{CUSTOMER_IN_LINE}', 1) as bigint)"
         names_order = f"try_cast(regexp_extract(raw_line, '{ORDER_IN_LINE}', 1) as bigint)"
+        listed = f"{hash_of('customer_id')} in (select h from erased)"
+        line_listed = f"{hash_of(in_line)} in (select h from erased)"
         # Their orders, accepted or quarantined: the order lines go with them.
         orders_sql = "select null::bigint as order_id where false"
         if order_files := [str(p) for p in _partitions(raw_dir / "orders")]:
-            orders_sql += (
-                f" union select order_id from read_parquet({order_files}) "
-                "where customer_id in (select * from erased)"
-            )
+            orders_sql += f" union select order_id from read_parquet({order_files}) where {listed}"
         if held := [str(p) for p in _partitions(raw_dir / QUARANTINE / "orders")]:
-            orders_sql += (
-                f" union select {names_order} from read_parquet({held}) "
-                f"where {names_customer} in (select * from erased)"
-            )
+            orders_sql += f" union select {names_order} from read_parquet({held}) where {line_listed}"
         con.execute(f"create temp table erased_orders as {orders_sql}")
         for dataset in (*CUSTOMER_KEYED, "order_items"):
-            key = "order_id in (select * from erased_orders)" if dataset == "order_items" else (
-                "customer_id in (select * from erased)"
-            )  # fmt: skip
+            key = "order_id in (select * from erased_orders)" if dataset == "order_items" else listed
             removed[dataset] = _rewrite_without(
-                con, _partitions(raw_dir / dataset), f"{key} is not true", raw_dir
+                con, _partitions(raw_dir / dataset), f"({key}) is not true", raw_dir
             )
         quarantine = raw_dir / QUARANTINE
         keep = (
-            f"({names_customer} in (select * from erased)) is not true and "
-            f"(source_file <> 'shop:order_items' "
+            f"({line_listed}) is not true and (source_file <> 'shop:order_items' "
             f"or ({names_order} in (select * from erased_orders)) is not true)"
         )
         folders = sorted(p for p in quarantine.iterdir() if p.is_dir()) if quarantine.exists() else []
         for folder in folders:
-            removed[f"{QUARANTINE}/{folder.name}"] = _rewrite_without(
-                con, _partitions(folder), keep, quarantine
-            )
-    log.info("erased customers %s: rows removed %s", sorted(customer_ids), removed)
+            rows = _rewrite_without(con, _partitions(folder), keep, quarantine)
+            removed[f"{QUARANTINE}/{folder.name}"] = rows
+    log.info("erased %d customers from the raw zone: rows removed %s", len(hashes), removed)
     return removed
 
 

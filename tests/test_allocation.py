@@ -9,7 +9,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from nurture.export.allocation import ALLOCATIONS, SUPPRESSED, Guards, allocate
+from nurture.erasure import REQUESTS, customer_hash
+from nurture.export.allocation import ALLOCATIONS, Guards, allocate
 from nurture.export.segments import Segment
 
 DAY = date(2025, 6, 1)
@@ -100,7 +101,7 @@ def test_duplicates_by_normalised_email_and_erased_customers_are_dropped(warehou
     warehouse.execute("create schema if not exists exports")
     guards = Guards(holdout_share=0, max_messages=10)
     allocate(warehouse, SEGMENTS, "dim_customer_audience", DAY, guards)
-    warehouse.execute(f"insert into {SUPPRESSED} values (md5('7'))")
+    warehouse.execute(f"insert into {REQUESTS} values (?, now(), null)", [customer_hash(7)])
     allocate(warehouse, SEGMENTS, "dim_customer_audience", DAY, guards)  # re-running a day replaces it
     rows = warehouse.execute(
         f"select customer_id, status from {ALLOCATIONS} where run_date = ? and segment = 'first' "
@@ -109,5 +110,5 @@ def test_duplicates_by_normalised_email_and_erased_customers_are_dropped(warehou
     ).fetchall()
     assert (3, "duplicate") in rows and (1, "included") in rows, "same email as customer 1"
     assert rows.count((5, "included")) == 1 and (5, "duplicate") in rows
-    assert (7, "no_consent") in rows, "on the suppression list"
+    assert (7, "no_consent") in rows, "on the erasure (suppression) list"
     assert len(rows) == len(CUSTOMERS) + 1

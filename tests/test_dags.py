@@ -14,7 +14,8 @@ import pytest
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "numpy", "sqlalchemy"}
 WAREHOUSE_TASKS = {
-    "validate_raw", "dbt_build", "validate_marts", "predict_value", "stage_exports", "record_sync_log",
+    "apply_erasures", "validate_raw", "dbt_build", "validate_marts", "predict_value", "stage_exports",
+    "record_sync_log",
 }  # fmt: skip
 
 
@@ -57,7 +58,8 @@ def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
     def upstream(task_id):
         return {t.task_id for t in dag.get_task(task_id).upstream_list}
 
-    assert upstream("validate_raw") == {"extract.shop_tables", "extract.event_logs"}
+    assert upstream("apply_erasures") == {"extract.shop_tables", "extract.event_logs"}
+    assert upstream("validate_raw") == {"apply_erasures"}
     assert upstream("load_warehouse") == {"validate_raw"}
     assert upstream("dbt_build") == {"load_warehouse"}
     assert upstream("validate_marts") == {"dbt_build"}

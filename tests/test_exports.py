@@ -9,10 +9,12 @@ import itertools
 import sqlite3
 from datetime import date, timedelta
 
+import duckdb
 import pandas as pd
 import pytest
 
 from nurture import pipeline
+from nurture.erasure import apply_erasures, request_erasure
 from nurture.export import publish as publish_module
 from nurture.export.state import members_path
 from tests.conftest import day_interval, make_shop, midnight
@@ -164,3 +166,48 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
     assert snapshot_bytes(settings, day) == before
     assert members_path(settings.exports_dir, "files", segment, day).exists()
     assert not list(target.parent.glob(".*")), "no temporary folders left"
+
+
+def test_an_erased_customer_leaves_no_trace_in_any_file_or_table_we_write(three_days):
+    """Runs last: it erases a customer from this module's shop, then runs the next day."""
+    settings, _, days, _ = three_days
+    winback = pd.read_csv(folder(settings, "winback_lapsing", days[-1]) / "winback_lapsing.csv")
+    person = winback.iloc[0]
+    customer_id, email = int(person["customer_id"]), person["email"]
+    email_hash = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+    assert request_erasure(settings, {customer_id}) == 1
+    apply_erasures(settings)
+    # The shop still has them: the next run re-extracts, and must drop them again.
+    run_day(settings, days[-1], "after-erasure")
+
+    found = []
+    for path in settings.home.rglob("*"):
+        if not path.is_file() or settings.log_dir in path.parents or path.name == "shop.db":
+            continue  # the shop itself is the source system, not ours
+        if path.suffix == ".parquet":
+            with duckdb.connect() as con:
+                rows = con.sql(f"select * from read_parquet('{path}')")
+                if "customer_id" in rows.columns:
+                    [(n,)] = con.execute(
+                        f"select count(*) from rows where customer_id = {customer_id}"
+                    ).fetchall()
+                    found += [path] * n
+                text = " ".join(map(str, con.sql("select * from rows").fetchall()))
+        elif path.suffix in (".csv", ".jsonl", ".json", ".html", ".log"):
+            text = path.read_text(errors="replace")
+            if path.suffix == ".csv" and text.startswith("customer_id,"):
+                found += [path for line in text.splitlines()[1:] if line.split(",")[0] == str(customer_id)]
+        else:
+            continue
+        if email in text or email_hash in text:
+            found.append(path)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        keyed = con.execute(
+            "select table_schema, table_name from information_schema.columns where column_name = ?",
+            ["customer_id"],
+        ).fetchall()
+        for schema, table in keyed:
+            query = f'select count(*) from "{schema}"."{table}" where customer_id = ?'
+            found += [f"{schema}.{table}"] * con.execute(query, [customer_id]).fetchall()[0][0]
+    assert found == [], f"traces of customer {customer_id}: {sorted(set(map(str, found)))[:10]}"

@@ -26,11 +26,11 @@ from datetime import date
 
 import duckdb
 
+from nurture.erasure import REQUESTS, ensure_requests, hash_sql
 from nurture.export.segments import Segment
 
 SCHEMA = "exports"
 ALLOCATIONS = f"{SCHEMA}.allocations"
-SUPPRESSED = f"{SCHEMA}.suppression_list"  # md5 of erased customer ids
 STATUSES = ("included", "no_consent", "holdout", "duplicate", "frequency_cap")
 # Per channel: the consent flag and the address in dim_customer_audience, and how an
 # address is normalised to find duplicates.
@@ -62,7 +62,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
             run_date date, segment varchar, channel varchar, customer_id bigint,
             contact varchar, is_new boolean, status varchar)"""
     )
-    con.execute(f"create table if not exists {SUPPRESSED} (customer_hash varchar primary key)")
+    ensure_requests(con)
 
 
 def _candidates_sql(segments: list[Segment], guards: Guards) -> str:
@@ -105,7 +105,7 @@ def allocate(
                 (previous.customer_id is null) as is_new,
                 case
                     when coalesce({consent}, false) = false or {contact} is null
-                        or md5(c.customer_id::varchar) in (select customer_hash from {SUPPRESSED})
+                        or {hash_sql("c.customer_id")} in (select customer_hash from {REQUESTS})
                         then 'no_consent'
                     when {holdout} < $holdout_bp then 'holdout'
                 end as reason
@@ -113,12 +113,16 @@ def allocate(
             left join {audience} as a on a.customer_id = c.customer_id
             left join previous on previous.segment = c.segment and previous.customer_id = c.customer_id
         ),
-        deduped as (
-            select *, coalesce(reason, case
-                when row_number() over (partition by segment, customer_id order by customer_id) > 1
-                    or row_number() over (partition by segment, contact order by customer_id) > 1
-                    then 'duplicate' end) as reason_before_cap
+        first_of_customer as (  -- the same customer twice: one row goes on
+            select *, row_number() over (partition by segment, customer_id) = 1 as is_first
             from judged
+        ),
+        deduped as (  -- then one customer per address: the lowest id keeps it
+            select * exclude (is_first), coalesce(reason, case
+                when not is_first then 'duplicate'
+                when row_number() over (partition by segment, contact, is_first order by customer_id) > 1
+                    then 'duplicate' end) as reason_before_cap
+            from first_of_customer
         ),
         history as (  -- new entries (messages) in the window's earlier days
             select customer_id, count(*) as sent from {ALLOCATIONS}

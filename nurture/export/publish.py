@@ -139,6 +139,12 @@ def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dic
     (work / "manifest.json").write_text(
         json.dumps(manifest | {"files": files}, indent=2, sort_keys=True) + "\n"
     )
+    swap_folder(work, folder)
+    return files
+
+
+def swap_folder(work: Path, folder: Path) -> None:
+    """Put a finished folder in place of the old one: two renames, never a mix."""
     if folder.exists():
         old = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.old"
         os.rename(folder, old)
@@ -146,7 +152,6 @@ def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dic
         shutil.rmtree(old)
     else:
         os.rename(work, folder)
-    return files
 
 
 def publish_target(

@@ -1,0 +1,207 @@
+"""Erasure requests ("right to be forgotten"), applied to everything Nurture writes.
+
+A request is kept only as a keyed hash of the customer id in the warehouse table
+``privacy.erasure_requests``: the suppression list. Every run applies the list
+after extract, so data re-extracted from the shop never brings a person back:
+
+- the raw zone and its quarantine (``privacy.erase_hashes``);
+- the warehouse tables that are not rebuilt from raw by ``dbt build``
+  (the incremental events fact, predictions, export allocations);
+- the staged export rows, each destination's member snapshots, and the local
+  export copies (files and hashed ad audiences), rewritten with fresh manifests;
+- the allocation step never includes a listed customer again.
+
+The hash is SHA-256 of ``NURTURE_ERASURE_PEPPER:customer_id``; set the pepper (a
+secret, from the environment) so the list cannot be reversed by trying every id.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nurture.config import Settings
+from nurture.privacy import erase_hashes
+
+log = logging.getLogger(__name__)
+REQUESTS = "privacy.erasure_requests"
+# Warehouse tables dbt does not rebuild from the raw zone on every build.
+KEPT_TABLES = ("fct_engagement_events", "pred_customer_value", "exports.allocations")
+
+
+def pepper() -> str:
+    return os.environ.get("NURTURE_ERASURE_PEPPER", "")
+
+
+def customer_hash(customer_id: int) -> str:
+    return hashlib.sha256(f"{pepper()}:{customer_id}".encode()).hexdigest()
+
+
+def hash_sql(column: str = "customer_id") -> str:
+    """The same hash in DuckDB SQL."""
+    secret = pepper().replace("'", "''")
+    return f"sha256('{secret}:' || {column}::varchar)"
+
+
+def ensure_requests(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists privacy")
+    con.execute(
+        f"create table if not exists {REQUESTS} "
+        "(customer_hash varchar primary key, requested_at timestamp, applied_at timestamp)"
+    )
+
+
+def request_erasure(settings: Settings, customer_ids: set[int]) -> int:
+    """Record erasure requests (as hashes); returns how many are new."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        ensure_requests(con)
+        [(before,)] = con.execute(f"select count(*) from {REQUESTS}").fetchall()
+        con.executemany(
+            f"insert into {REQUESTS} values (?, ?, null) on conflict do nothing",
+            [(customer_hash(c), now) for c in sorted(customer_ids)],
+        )
+        [(after,)] = con.execute(f"select count(*) from {REQUESTS}").fetchall()
+    return after - before
+
+
+def _erase_warehouse(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    listing = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    tables = {f"{schema}.{table}" for schema, table in listing}
+    removed = {}
+    for name in KEPT_TABLES:
+        qualified = name if "." in name else next((t for t in tables if t.endswith(f".{name}")), None)
+        if qualified in tables:
+            [(n,)] = con.execute(
+                f"delete from {qualified} where {hash_sql()} in (select customer_hash from {REQUESTS})"
+            ).fetchall()
+            removed[qualified] = n
+    return removed
+
+
+def _filter_parquet(path: Path, keep_sql: str) -> int:
+    with duckdb.connect() as con:
+        con.execute(f"create view rows as select * from read_parquet('{path}', hive_partitioning = false)")
+        [(drop,)] = con.execute(f"select count(*) from rows where not ({keep_sql})").fetchall()
+        if drop:
+            kept = con.sql(f"select * from rows where {keep_sql}").to_arrow_table()
+            tmp = path.with_name(f".{path.name}.tmp")
+            pq.write_table(kept.cast(pq.read_schema(path)), tmp)
+            os.replace(tmp, path)
+    return drop
+
+
+def _kept_lines(path: Path, fmt: str, erased) -> tuple[list[str], int]:
+    """The file's lines without the erased customers' rows, verbatim; and how many went."""
+    lines = path.read_text().splitlines(keepends=True)
+    if fmt == "csv":
+        header, rows = lines[:1], lines[1:]
+        names = next(csv.reader(header)) if header else []
+        column = next((i for i, n in enumerate(names) if n in ("customer_id", "email_sha256")), None)
+        if column is None:
+            return lines, 0
+        kept = [line for line in rows if not erased(names[column], next(csv.reader([line]))[column])]
+        return header + kept, len(rows) - len(kept)
+    kept = []
+    for line in lines:
+        record = json.loads(line)
+        field = next((n for n in ("customer_id", "email_sha256") if n in record), None)
+        if not (field and erased(field, str(record[field]))):
+            kept.append(line)
+    return kept, len(lines) - len(kept)
+
+
+def _erase_export_folder(folder: Path, erased) -> int:
+    """Rewrite one export folder without the erased rows, manifest updated, swapped in whole."""
+    from nurture.export.publish import sha256_of, swap_folder
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    work = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
+    shutil.copytree(folder, work)
+    dropped = 0
+    for entry in manifest["files"]:
+        path = work / entry["path"]
+        if entry["rows"] == 0:
+            continue
+        if entry["format"] == "parquet":
+            table = pq.read_table(path)
+            column = next((n for n in ("customer_id", "email_sha256") if n in table.column_names), None)
+            if column is None:
+                continue
+            keep = [not erased(column, str(v)) for v in table.column(column).to_pylist()]
+            n = keep.count(False)
+            if n:
+                pq.write_table(table.filter(pa.array(keep)), path)
+        else:
+            lines, n = _kept_lines(path, entry["format"], erased)
+            if n:
+                path.write_text("".join(lines))
+        if n:
+            dropped += n
+            entry.update(rows=entry["rows"] - n, sha256=sha256_of(path))
+    if dropped:
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        swap_folder(work, folder)
+    else:
+        shutil.rmtree(work)
+    return dropped
+
+
+def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
+    """Staged rows, member snapshots and local export copies of the listed customers."""
+    removed: dict[str, int] = {}
+    listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
+    root = settings.exports_dir
+    not_listed = f"{hash_sql()} not in {listed}"
+    for path in sorted(root.glob("_staging/*/*.parquet")):
+        removed["staging"] = removed.get("staging", 0) + _filter_parquet(path, not_listed)
+    # Hashed ad audiences carry no id: what was sent for a customer is in the snapshots.
+    identities: set[str] = set()
+    for path in sorted(root.glob("_state/members/*/*/*.parquet")):
+        with duckdb.connect() as con:
+            where = f"not ({not_listed}) and identity is not null"
+            query = f"select identity from read_parquet('{path}', hive_partitioning = false) where {where}"
+            identities |= {r[0] for r in con.execute(query).fetchall()}
+        removed["members"] = removed.get("members", 0) + _filter_parquet(path, not_listed)
+    listed_hashes = set(hashes)
+
+    def erased(column: str, value: str) -> bool:
+        if column == "email_sha256":
+            return value in identities
+        return value.isdigit() and customer_hash(int(value)) in listed_hashes
+
+    for manifest_path in sorted(root.glob("**/manifest.json")):
+        removed["export_rows"] = removed.get("export_rows", 0) + _erase_export_folder(
+            manifest_path.parent, erased
+        )
+    return removed
+
+
+def apply_erasures(settings: Settings) -> dict[str, int]:
+    """Apply every erasure request to the raw zone, the warehouse and the exports."""
+    if not settings.warehouse_path.exists():
+        return {}
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        ensure_requests(con)
+        hashes = [r[0] for r in con.execute(f"select customer_hash from {REQUESTS} order by 1").fetchall()]
+        if not hashes:
+            return {}
+        removed = _erase_warehouse(con)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con.execute(f"update {REQUESTS} set applied_at = ? where applied_at is null", [now])
+    removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}
+    removed |= _erase_exports(settings, hashes)
+    log.info("applied %d erasure requests: rows removed %s", len(hashes), removed)
+    return removed
