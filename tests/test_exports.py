@@ -168,6 +168,25 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
     assert not list(target.parent.glob(".*")), "no temporary folders left"
 
 
+def test_a_consent_withdrawn_since_wins_when_an_earlier_day_is_rerun(three_days):
+    settings, _, days, _ = three_days
+    first = folder(settings, "winback_lapsing", days[0]) / "winback_lapsing.csv"
+    customer_id = int(pd.read_csv(first)["customer_id"].iloc[-1])
+    stamp = f"{days[-1]} 18:00:00.000000"
+    with sqlite3.connect(settings.shop_db_url.removeprefix("sqlite:///")) as con:
+        withdraw = "update customers set consent_email = 0, consent_email_at = ?, updated_at = ?"
+        con.execute(f"{withdraw} where customer_id = ?", (stamp, stamp, customer_id))
+    pipeline.extract_shop(settings, settings.shop_db_url, *day_interval(days[-1]))  # the change lands
+    run_day(settings, days[0], "rerun-after-withdrawal")
+    assert customer_id not in keys(first)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        [(status,)] = con.execute(
+            "select status from exports.allocations where run_date = ? and segment = ? and customer_id = ?",
+            [days[0], "winback_lapsing", customer_id],
+        ).fetchall()
+    assert status == "no_consent", "as of that day they had consented; now they have not"
+
+
 def test_an_erased_customer_leaves_no_trace_in_any_file_or_table_we_write(three_days):
     """Runs last: it erases a customer from this module's shop, then runs the next day."""
     settings, _, days, _ = three_days

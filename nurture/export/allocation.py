@@ -77,16 +77,29 @@ def _candidates_sql(segments: list[Segment], guards: Guards) -> str:
 
 
 def allocate(
-    con: duckdb.DuckDBPyConnection, segments: list[Segment], audience: str, run_date: date, guards: Guards
+    con: duckdb.DuckDBPyConnection,
+    segments: list[Segment],
+    audience: str,
+    run_date: date,
+    guards: Guards,
+    current_consent: str | None = None,
 ) -> dict[tuple[str, str], int]:
     """Allocate the run date's candidates into ``exports.allocations``.
 
-    Returns the row counts by (segment, status).
+    Returns the row counts by (segment, status). ``current_consent`` (customer_id,
+    email, sms, push) is consent as known *now*: a re-run of an old date never
+    includes someone who withdrew consent since (see ``stage.current_consent_sql``).
     """
     ensure_tables(con)
     consent = "case c.channel " + " ".join(f"when '{k}' then a.{v[0]}" for k, v in CHANNELS.items()) + " end"
     contact = "case c.channel " + " ".join(f"when '{k}' then {v[1]}" for k, v in CHANNELS.items()) + " end"
     holdout = holdout_bucket_sql(guards.holdout_seed, "c.customer_id")
+    current, current_join = "null", ""
+    if current_consent:
+        current = (
+            "case c.channel when 'email' then now.email when 'sms' then now.sms when 'push' then now.push end"
+        )
+        current_join = f"left join {current_consent} as now on now.customer_id = c.customer_id"
     con.execute(f"delete from {ALLOCATIONS} where run_date = ?", [run_date])
     con.execute(
         f"""
@@ -105,12 +118,14 @@ def allocate(
                 (previous.customer_id is null) as is_new,
                 case
                     when coalesce({consent}, false) = false or {contact} is null
+                        or coalesce({current}, true) = false
                         or {hash_sql("c.customer_id")} in (select customer_hash from {REQUESTS})
                         then 'no_consent'
                     when {holdout} < $holdout_bp then 'holdout'
                 end as reason
             from candidates as c
             left join {audience} as a on a.customer_id = c.customer_id
+            {current_join}
             left join previous on previous.segment = c.segment and previous.customer_id = c.customer_id
         ),
         first_of_customer as (  -- the same customer twice: one row goes on

@@ -87,6 +87,41 @@ def _size_change(con, segment: Segment, run_date: date) -> tuple[int, int | None
     return included(run_date), (included(previous) if previous else None)
 
 
+def current_consent_sql(raw_dir: Path) -> str | None:
+    """Consent per channel as the raw zone knows it now, whatever the run date: the latest
+    customer row, and no email unsubscribe (after consenting) or hard bounce since."""
+    customers, events = raw_dir / "customers", raw_dir / "events"
+    if not any(customers.glob("dt=*/*.parquet")):
+        return None
+    signals = (
+        "select null::bigint as customer_id, null::timestamp as unsubscribed_at, "
+        "null::timestamp as bounced_at where false"
+    )
+    if any(events.glob("dt=*/*.parquet")):
+        signals = f"""
+            select customer_id,
+                max(occurred_at) filter (where event_type = 'unsubscribed'
+                    and properties::json->>'channel' = 'email') as unsubscribed_at,
+                max(occurred_at) filter (where event_type = 'email_bounced'
+                    and properties::json->>'bounce_type' = 'hard') as bounced_at
+            from read_parquet('{events}/dt=*/*.parquet', hive_partitioning = false)
+            where event_type in ('unsubscribed', 'email_bounced')
+            group by customer_id"""
+    return f"""
+        with latest as (
+            select * from read_parquet('{customers}/dt=*/*.parquet', hive_partitioning = false)
+            qualify row_number() over (partition by customer_id order by updated_at desc) = 1
+        ),
+        signals as ({signals})
+        select latest.customer_id,
+            latest.consent_email and bounced_at is null
+                and (unsubscribed_at is null or unsubscribed_at < latest.consent_email_at) as email,
+            latest.consent_sms as sms,
+            latest.consent_push as push
+        from latest left join signals using (customer_id)
+    """
+
+
 def _write_parquet(path: Path, table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
@@ -116,7 +151,11 @@ def stage_exports(
     frames = {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.begin()
-        counts = allocate(con, segments, audience, run_date, config.guards)
+        consent_now = current_consent_sql(settings.raw_dir)
+        if consent_now:
+            con.execute(f"create temp view current_consent as {consent_now}")
+        current = "current_consent" if consent_now else None
+        counts = allocate(con, segments, audience, run_date, config.guards, current)
         for (segment, status), rows in sorted(counts.items()):
             plan.allocation.setdefault(segment, {})[status] = rows
         for segment in segments:
