@@ -11,7 +11,9 @@ import pytest
 
 from nurture.erasure import REQUESTS, customer_hash
 from nurture.export.allocation import ALLOCATIONS, Guards, allocate
+from nurture.export.config import SizeGuard
 from nurture.export.segments import Segment
+from nurture.export.stage import size_swing
 
 DAY = date(2025, 6, 1)
 CUSTOMERS = range(1, 401)
@@ -112,3 +114,12 @@ def test_duplicates_by_normalised_email_and_erased_customers_are_dropped(warehou
     assert rows.count((5, "included")) == 1 and (5, "duplicate") in rows
     assert (7, "no_consent") in rows, "on the erasure (suppression) list"
     assert len(rows) == len(CUSTOMERS) + 1
+
+
+def test_the_size_guard_trips_on_a_large_swing_only():
+    guard = SizeGuard(max_change_share=0.5, min_rows=50)
+    assert size_swing(400, None, guard) is None, "a first run has nothing to compare with"
+    assert size_swing(130, 100, guard) is None, "a small swing"
+    assert size_swing(60, 100, guard) is None, "a big share of a small number of rows"
+    assert size_swing(1000, 400, guard) == "400 -> 1000 rows (150% change, limit 50%)"
+    assert size_swing(100, 400, guard) == "400 -> 100 rows (75% change, limit 50%)"

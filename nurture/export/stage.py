@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from nurture.config import Settings
 from nurture.export.allocation import ALLOCATIONS, CHANNELS, allocate
-from nurture.export.config import ExportConfig
+from nurture.export.config import ExportConfig, SizeGuard
 from nurture.export.segments import Segment, discover_segments
 from nurture.transform import manifest_path
 from nurture.warehouse import model_relation
@@ -85,6 +85,16 @@ def _size_change(con, segment: Segment, run_date: date) -> tuple[int, int | None
     query = f"select max(run_date) from {ALLOCATIONS} where segment = ? and run_date < ?"
     [(previous,)] = con.execute(query, [segment.name, run_date]).fetchall()
     return included(run_date), (included(previous) if previous else None)
+
+
+def size_swing(today: int, before: int | None, guard: SizeGuard) -> str | None:
+    """Why a segment's size swing trips the guard (None if it does not, or on a first run)."""
+    if before is None or abs(today - before) <= guard.min_rows:
+        return None
+    change = abs(today - before) / max(before, 1)
+    if change <= guard.max_change_share:
+        return None
+    return f"{before} -> {today} rows ({change:.0%} change, limit {guard.max_change_share:.0%})"
 
 
 def current_consent_sql(raw_dir: Path) -> str | None:
@@ -159,17 +169,11 @@ def stage_exports(
         for (segment, status), rows in sorted(counts.items()):
             plan.allocation.setdefault(segment, {})[status] = rows
         for segment in segments:
-            today, before = _size_change(con, segment, run_date)
             guard = config.size_guard
-            if before is not None and abs(today - before) > guard.min_rows:
-                change = abs(today - before) / max(before, 1)
-                if change > guard.max_change_share:
-                    why = (
-                        f"{before} -> {today} rows ({change:.0%} change, limit {guard.max_change_share:.0%})"
-                    )
-                    target = plan.held_back if guard.severity == "blocking" else plan.size_warnings
-                    target[segment.name] = why
-                    log.warning("audience size guard (%s): %s %s", guard.severity, segment.name, why)
+            if why := size_swing(*_size_change(con, segment, run_date), guard):
+                target = plan.held_back if guard.severity == "blocking" else plan.size_warnings
+                target[segment.name] = why
+                log.warning("audience size guard (%s): %s %s", guard.severity, segment.name, why)
             if segment.name in plan.held_back:
                 continue
             frames[segment.model] = _check_frame(con, segment, audience, run_date)
