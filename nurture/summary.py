@@ -33,6 +33,8 @@ class Summary:
     # suite -> (expectations run, blocking failures, warnings) for the run date's latest run
     validation: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     data_docs: str = ""
+    # (segment, destination, status, included, added, removed, suppressed) of the day's latest run
+    sync_log: list[tuple] = field(default_factory=list)
 
 
 def _count_parquet(con, folder) -> int:
@@ -76,6 +78,20 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                     summary.warehouse_rows.setdefault(layer, {})[name] = rows
             if ("audit", "validation_results") in relations:
                 summary.validation = _validation(wh, run_date)
+            if ("exports", "sync_log") in relations:
+                summary.sync_log = wh.execute(
+                    """
+                    select segment, destination, status, included, added, removed,
+                        suppressed_no_consent + suppressed_holdout + suppressed_duplicate
+                            + suppressed_frequency_cap
+                    from exports.sync_log
+                    where logical_date = ? and run_id = (
+                        select run_id from exports.sync_log where logical_date = ?
+                        order by recorded_at desc limit 1)
+                    order by segment, destination
+                    """,
+                    [run_date, run_date],
+                ).fetchall()
     index = data_docs_index(settings)
     summary.data_docs = str(index) if index.exists() else ""
     for segment_dir in sorted(settings.exports_dir.glob("[!_]*")) if settings.exports_dir.exists() else []:
@@ -148,5 +164,10 @@ def render(summary: Summary):
             f"[red]{blocking}[/]" if blocking else "0",
             f"[yellow]{warned}[/]" if warned else "0",
         )
-    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex]
+    sync = Table(title=f"Sync log for {summary.run_date} (every segment x destination)")
+    for column in ("segment", "destination", "status", "included", "added", "removed", "suppressed"):
+        sync.add_column(column, justify="left" if column in ("segment", "destination", "status") else "right")
+    for row in summary.sync_log:
+        sync.add_row(*(str(v) if v is not None else "" for v in row))
+    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex, sync]
     return Group(*parts)

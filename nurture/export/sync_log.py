@@ -7,7 +7,7 @@ run's entries, plus the segments the size guard held back, into
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -36,6 +36,7 @@ COLUMNS = {
     "failed": "bigint",
     "duration_s": "double",
     "size_warning": "varchar",
+    "recorded_at": "timestamp",
 }
 
 
@@ -54,7 +55,9 @@ def record_sync_log(settings: Settings, run_date: date, run_id: str) -> list[dic
     for segment, why in sorted(plan.get("held_back", {}).items()):
         held = {"segment": segment, "destination": "*", "status": "held_back", "size_warning": why}
         entries.append({"run_id": run_id, "logical_date": run_date.isoformat()} | held)
-    frame = pd.DataFrame([{c: e.get(c) for c in COLUMNS} for e in entries], columns=list(COLUMNS))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [{c: e.get(c) for c in COLUMNS} | {"recorded_at": now} for e in entries]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
     definition = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
     typed = ", ".join(f"{c}::{t}" for c, t in COLUMNS.items())
     with duckdb.connect(str(settings.warehouse_path)) as con:
