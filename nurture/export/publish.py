@@ -154,6 +154,39 @@ def swap_folder(work: Path, folder: Path) -> None:
         os.rename(work, folder)
 
 
+def write_to(url: str, segment: str, run_date: date, delta: Delta, formats, manifest: dict) -> None:
+    """Write an export under ``<url>/<segment>/<date>/``: a local folder, or any fsspec URL.
+
+    Locally the folder is swapped in whole. An object store has no atomic rename:
+    the files are built locally, uploaded, and ``manifest.json`` goes last (removed
+    first), so a reader that trusts only a folder with a manifest never sees a mix.
+    """
+    if "://" not in url or url.startswith("file://"):
+        write_files(
+            Path(url.removeprefix("file://")) / segment / run_date.isoformat(),
+            segment,
+            delta,
+            formats,
+            manifest,
+        )
+        return
+    import tempfile
+
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    remote = f"{root.rstrip('/')}/{segment}/{run_date.isoformat()}"
+    with tempfile.TemporaryDirectory(prefix="nurture-export-") as scratch:
+        local = Path(scratch) / run_date.isoformat()
+        files = write_files(local, segment, delta, formats, manifest)
+        if fs.exists(f"{remote}/manifest.json"):
+            fs.rm(f"{remote}/manifest.json")
+        fs.makedirs(remote, exist_ok=True)
+        for entry in files:
+            fs.put_file(str(local / entry["path"]), f"{remote}/{entry['path']}")
+        fs.put_file(str(local / "manifest.json"), f"{remote}/manifest.json")
+
+
 def publish_target(
     exports_dir: Path,
     config: ExportConfig,
@@ -202,12 +235,10 @@ def publish_target(
         "delta_against": previous.stem.removeprefix("dt=") if previous else None,
         "columns": [{"name": f.name, "type": str(f.type)} for f in delta.rows.schema],
     }
-    folder = Path(destination.url) / segment / run_date.isoformat()
-    if destination.type == "files":
-        write_files(folder, segment, delta, destination.formats, manifest)
-        entry["sent"] = delta.rows.num_rows
-    elif destination.type == "hashed_audience":
-        write_files(folder, segment, delta, ("csv",), manifest | {"hashing": "sha256"})
+    if destination.type in ("files", "hashed_audience"):
+        formats = destination.formats if destination.type == "files" else ("csv",)
+        extra = {"hashing": "sha256"} if destination.type == "hashed_audience" else {}
+        write_to(destination.url, segment, run_date, delta, formats, manifest | extra)
         entry["sent"] = delta.rows.num_rows
     else:
         from nurture.connections import http_endpoint
