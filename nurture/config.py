@@ -41,6 +41,7 @@ class Settings:
     # Raw and quarantine partitions older than this many days are deleted (None: keep all).
     # On DuckDB the marts read the raw zone in place: keep it longer than the history they need.
     raw_retention_days: int | None = None
+    export_retention_days: int | None = None  # export copies, staged rows, journals, sync-log files
     freshness_hours: float = 12.0  # newest event must be this close to the interval end
 
     def dbt_env(self) -> dict[str, str]:
@@ -77,6 +78,9 @@ def load_settings(home: Path | None = None) -> Settings:
         quarantine_free_rows=int(os.environ.get("NURTURE_QUARANTINE_FREE_ROWS", "10")),
         raw_retention_days=int(os.environ["NURTURE_RAW_RETENTION_DAYS"])
         if os.environ.get("NURTURE_RAW_RETENTION_DAYS")
+        else None,
+        export_retention_days=int(os.environ["NURTURE_EXPORT_RETENTION_DAYS"])
+        if os.environ.get("NURTURE_EXPORT_RETENTION_DAYS")
         else None,
         freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "12")),
     )

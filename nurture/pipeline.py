@@ -155,9 +155,12 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
 
 
 def apply_retention(settings: Settings, run_date: date) -> int:
-    """Delete raw and quarantine partitions past the retention period (none when unset)."""
-    if settings.raw_retention_days is None:
-        return 0
-    from nurture.privacy import purge_expired
+    """Delete raw, quarantine and export files past their retention periods (none when unset)."""
+    from nurture.privacy import purge_expired, purge_exports
 
-    return len(purge_expired(settings.raw_dir, settings.raw_retention_days, run_date))
+    removed = 0
+    if settings.raw_retention_days is not None:
+        removed += len(purge_expired(settings.raw_dir, settings.raw_retention_days, run_date))
+    if settings.export_retention_days is not None:
+        removed += len(purge_exports(settings.exports_dir, settings.export_retention_days, run_date))
+    return removed

@@ -105,3 +105,30 @@ def purge_expired(raw_dir: Path, retention_days: int, as_of: date) -> list[Path]
                 removed.append(folder)
     log.info("retention %d days as of %s: removed %d partitions", retention_days, as_of, len(removed))
     return removed
+
+
+def purge_exports(exports_dir: Path, retention_days: int, as_of: date) -> list[Path]:
+    """Delete export copies, staged rows, push journals and sync-log files older than the
+    retention period. Each destination keeps its latest member snapshot whatever its age:
+    the next delta is computed against it."""
+    cutoff = (as_of - timedelta(days=retention_days)).isoformat()
+    removed = []
+
+    def day_of(path: Path) -> str:
+        return path.name.removeprefix("dt=").removesuffix(".parquet").removesuffix(".log")
+
+    candidates = [
+        *exports_dir.glob("[!_]*/????-??-??"),
+        *exports_dir.glob("_ads/*/????-??-??"),
+        *exports_dir.glob("_staging/dt=*"),
+        *exports_dir.glob("_state/sync_log/dt=*"),
+        *exports_dir.glob("_state/push/*/*/*.log"),
+    ]
+    for folder in exports_dir.glob("_state/members/*/*"):
+        candidates += sorted(folder.glob("dt=*.parquet"))[:-1]
+    for path in sorted(candidates):
+        if day_of(path) < cutoff:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            removed.append(path)
+    log.info("export retention %d days as of %s: removed %d paths", retention_days, as_of, len(removed))
+    return removed

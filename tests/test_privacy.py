@@ -6,7 +6,7 @@ import gzip
 import re
 import shutil
 import sqlite3
-from datetime import timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pyarrow.parquet as pq
@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from nurture.extract.event_logs import LOG_NAME, extract_event_logs
 from nurture.extract.raw_zone import AUDIT, QUARANTINE
 from nurture.extract.shop_tables import extract_shop_tables
-from nurture.privacy import erase_customers, purge_expired
+from nurture.privacy import erase_customers, purge_expired, purge_exports
 from tests.conftest import day_interval, land_customers
 
 
@@ -85,3 +85,30 @@ def test_retention_removes_old_raw_quarantine_and_audit_partitions(small_shop, t
     for root in (raw / QUARANTINE / "events", raw / AUDIT / "events"):
         assert sorted(p.name for p in root.iterdir()) == kept_days
     assert len(removed) == 3 * 4
+
+
+def test_export_retention_keeps_recent_days_and_each_latest_snapshot(tmp_path):
+    exports = tmp_path / "exports"
+    days = ["2025-12-01", "2025-12-20", "2025-12-30"]
+    for day in days:
+        (exports / "winback" / day).mkdir(parents=True)
+        (exports / "_staging" / f"dt={day}").mkdir(parents=True)
+        (exports / "_state" / "push" / "crm" / "welcome").mkdir(parents=True, exist_ok=True)
+        (exports / "_state" / "push" / "crm" / "welcome" / f"{day}.log").write_text("key\n")
+    # The ads destination last succeeded long ago: its only snapshot stays.
+    members = exports / "_state" / "members"
+    (members / "files" / "winback").mkdir(parents=True)
+    (members / "ads" / "winback").mkdir(parents=True)
+    for day in days:
+        (members / "files" / "winback" / f"dt={day}.parquet").write_bytes(b"")
+    (members / "ads" / "winback" / "dt=2025-11-01.parquet").write_bytes(b"")
+
+    purge_exports(exports, retention_days=15, as_of=date(2025, 12, 31))
+
+    assert sorted(p.name for p in (exports / "winback").iterdir()) == days[1:]
+    assert sorted(p.name for p in (exports / "_staging").iterdir()) == [f"dt={d}" for d in days[1:]]
+    assert sorted(p.name for p in (members / "files" / "winback").iterdir()) == [
+        f"dt={d}.parquet" for d in days[1:]
+    ]
+    assert [p.name for p in (members / "ads" / "winback").iterdir()] == ["dt=2025-11-01.parquet"]
+    assert len(list((exports / "_state" / "push" / "crm" / "welcome").iterdir())) == 2
