@@ -25,7 +25,8 @@ Builds the day's lifecycle audiences from the shop's raw data:
    `nurture://exports/<destination>/<segment>`;
 9. **record_sync_log** into `exports.sync_log`, failed destinations included;
 10. **apply_retention**: raw and quarantine partitions older than
-   `NURTURE_RAW_RETENTION_DAYS` (counted from the logical date) are deleted.
+   `NURTURE_RAW_RETENTION_DAYS`, and export files older than
+   `NURTURE_EXPORT_RETENTION_DAYS` (counted from the logical date), are deleted.
 
 A failed *blocking* expectation fails its task, naming the expectations, and
 nothing downstream runs: no export is published for that run. Warnings are
@@ -201,7 +202,7 @@ def nurture_daily():
 
     @task
     def apply_retention(data_interval_start=None) -> int:
-        """Delete raw and quarantine partitions past NURTURE_RAW_RETENTION_DAYS (if set)."""
+        """Delete raw, quarantine and export files past their retention periods (if set)."""
         from nurture import pipeline
         from nurture.config import load_settings
 
