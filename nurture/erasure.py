@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nurture.atomic import new_work_folder, replace_file, swap_folder
 from nurture.config import Settings
 from nurture.privacy import erase_hashes
 
@@ -96,10 +96,8 @@ def _filter_parquet(path: Path, keep_sql: str) -> int:
         con.execute(f"create view rows as select * from read_parquet('{path}', hive_partitioning = false)")
         [(drop,)] = con.execute(f"select count(*) from rows where not ({keep_sql})").fetchall()
         if drop:
-            kept = con.sql(f"select * from rows where {keep_sql}").to_arrow_table()
-            tmp = path.with_name(f".{path.name}.tmp")
-            pq.write_table(kept.cast(pq.read_schema(path)), tmp)
-            os.replace(tmp, path)
+            kept = con.sql(f"select * from rows where {keep_sql}").to_arrow_table().cast(pq.read_schema(path))
+            replace_file(path, lambda tmp: pq.write_table(kept, tmp))
     return drop
 
 
@@ -125,11 +123,11 @@ def _kept_lines(path: Path, fmt: str, erased) -> tuple[list[str], int]:
 
 def _erase_export_folder(folder: Path, erased) -> int:
     """Rewrite one export folder without the erased rows, manifest updated, swapped in whole."""
-    from nurture.export.publish import sha256_of, swap_folder
+    from nurture.export.publish import sha256_of
 
     manifest = json.loads((folder / "manifest.json").read_text())
-    work = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
-    shutil.copytree(folder, work)
+    work = new_work_folder(folder)
+    shutil.copytree(folder, work, dirs_exist_ok=True)
     dropped = 0
     for entry in manifest["files"]:
         path = work / entry["path"]

@@ -32,12 +32,12 @@ from nurture.export.segments import Segment
 SCHEMA = "exports"
 ALLOCATIONS = f"{SCHEMA}.allocations"
 STATUSES = ("included", "no_consent", "holdout", "duplicate", "frequency_cap")
-# Per channel: the consent flag and the address in dim_customer_audience, and how an
-# address is normalised to find duplicates.
+# Per channel: the consent flag and the address column in dim_customer_audience, and
+# how an address is normalised to find duplicates.
 CHANNELS = {
-    "email": ("is_emailable", "lower(trim(a.email))"),
-    "sms": ("is_smsable", r"regexp_replace(a.phone, '[^0-9+]', '', 'g')"),
-    "push": ("is_pushable", "a.push_token"),
+    "email": ("is_emailable", "email", "lower(trim(a.email))"),
+    "sms": ("is_smsable", "phone", r"regexp_replace(a.phone, '[^0-9+]', '', 'g')"),
+    "push": ("is_pushable", "push_token", "a.push_token"),
 }
 
 
@@ -92,7 +92,7 @@ def allocate(
     """
     ensure_tables(con)
     consent = "case c.channel " + " ".join(f"when '{k}' then a.{v[0]}" for k, v in CHANNELS.items()) + " end"
-    contact = "case c.channel " + " ".join(f"when '{k}' then {v[1]}" for k, v in CHANNELS.items()) + " end"
+    contact = "case c.channel " + " ".join(f"when '{k}' then {v[2]}" for k, v in CHANNELS.items()) + " end"
     holdout = holdout_bucket_sql(guards.holdout_seed, "c.customer_id")
     current, current_join = "null", ""
     if current_consent:

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from nurture.atomic import new_work_folder, swap_folder
 from nurture.export.config import Destination, ExportConfig
 from nurture.export.fields import FORMATS, select_list
 from nurture.export.http_push import Journal, push_batches
@@ -125,8 +125,7 @@ def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dic
     folder.parent.mkdir(parents=True, exist_ok=True)
     for leftover in folder.parent.glob(f".{folder.name}.*"):
         shutil.rmtree(leftover)
-    work = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
-    work.mkdir()
+    work = new_work_folder(folder)
     parts = [(f"{segment}.{fmt}", delta.rows, fmt) for fmt in formats]
     parts += [
         (f"{name}.csv", table, "csv")
@@ -141,17 +140,6 @@ def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dic
     )
     swap_folder(work, folder)
     return files
-
-
-def swap_folder(work: Path, folder: Path) -> None:
-    """Put a finished folder in place of the old one: two renames, never a mix."""
-    if folder.exists():
-        old = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.old"
-        os.rename(folder, old)
-        os.rename(work, folder)
-        shutil.rmtree(old)
-    else:
-        os.rename(work, folder)
 
 
 def write_to(url: str, segment: str, run_date: date, delta: Delta, formats, manifest: dict) -> None:

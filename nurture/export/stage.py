@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from nurture.atomic import replace_file
 from nurture.config import Settings
 from nurture.export.allocation import ALLOCATIONS, CHANNELS, allocate
 from nurture.export.config import ExportConfig, SizeGuard
@@ -61,8 +61,8 @@ def _included_sql(segment: Segment, run_date: date) -> str:
 
 def _check_frame(con, segment: Segment, audience: str, run_date: date) -> pd.DataFrame:
     """The included rows as the export suite sees them: key, channel consent, address."""
-    consent, _ = CHANNELS[segment.channel]
-    contact = {"email": "a.email", "sms": "a.phone", "push": "a.push_token"}[segment.channel]
+    consent, address, _ = CHANNELS[segment.channel]
+    contact = f"a.{address}"
     return con.sql(f"""
         select s."{segment.key}" as customer_id, coalesce(a.{consent}, false) as has_channel_consent,
             {contact} as contact,
@@ -132,13 +132,6 @@ def current_consent_sql(raw_dir: Path) -> str | None:
     """
 
 
-def _write_parquet(path: Path, table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
 def stage_exports(
     settings: Settings,
     config: ExportConfig,
@@ -178,7 +171,7 @@ def stage_exports(
                 continue
             frames[segment.model] = _check_frame(con, segment, audience, run_date)
             staged = con.sql(_included_sql(segment, run_date)).to_arrow_table()
-            _write_parquet(staged_path(root, run_date, segment.name), staged)
+            replace_file(staged_path(root, run_date, segment.name), partial(pq.write_table, staged))
             plan.targets += [
                 {"segment": segment.name, "destination": d.name}
                 for d in config.destinations_for(segment.meta)

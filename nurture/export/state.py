@@ -13,13 +13,13 @@ parallel.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from nurture.atomic import replace_file
 
 # identity: what a removal is sent as when it is not the key (a hashed email for ad platforms)
 MEMBERS_SCHEMA = pa.schema(
@@ -31,13 +31,6 @@ def state_dir(exports_dir: Path) -> Path:
     return exports_dir / "_state"
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def members_path(exports_dir: Path, destination: str, segment: str, run_date: date) -> Path:
     return state_dir(exports_dir) / "members" / destination / segment / f"dt={run_date.isoformat()}.parquet"
 
@@ -46,7 +39,7 @@ def save_members(
     exports_dir: Path, destination: str, segment: str, run_date: date, members: pa.Table
 ) -> None:
     path = members_path(exports_dir, destination, segment, run_date)
-    _atomic_write(path, lambda tmp: pq.write_table(members.cast(MEMBERS_SCHEMA), tmp))
+    replace_file(path, lambda tmp: pq.write_table(members.cast(MEMBERS_SCHEMA), tmp))
 
 
 def previous_members(exports_dir: Path, destination: str, segment: str, run_date: date) -> Path | None:
@@ -66,7 +59,7 @@ def sync_log_path(exports_dir: Path, run_date: date, segment: str, destination: 
 
 def write_sync_log(exports_dir: Path, run_date: date, entry: dict) -> None:
     path = sync_log_path(exports_dir, run_date, entry["segment"], entry["destination"])
-    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(entry, sort_keys=True, default=str) + "\n"))
+    replace_file(path, lambda tmp: tmp.write_text(json.dumps(entry, sort_keys=True, default=str) + "\n"))
 
 
 def read_sync_log(exports_dir: Path, run_date: date) -> list[dict]:

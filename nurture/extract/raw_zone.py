@@ -10,15 +10,14 @@ differs from "not extracted yet". Re-running a day replaces its partition.
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from nurture.atomic import new_work_folder, swap_folder
 
 QUARANTINE = "_quarantine"
 AUDIT = "_audit"
@@ -70,17 +69,9 @@ def write_partition(raw_dir: Path, dataset: str, day: date, table: pa.Table) -> 
     Readers see the old partition or the new one, never a half-written file.
     """
     final = partition_dir(raw_dir, dataset, day)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
-    tmp.mkdir()
-    pq.write_table(table, tmp / "part-0.parquet", compression="zstd")
-    if final.exists():
-        old = final.parent / f".old-{final.name}-{uuid.uuid4().hex}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.rename(tmp, final)
+    work = new_work_folder(final)
+    pq.write_table(table, work / "part-0.parquet", compression="zstd")
+    swap_folder(work, final)
     return final / "part-0.parquet"
 
 

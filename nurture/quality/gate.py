@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -169,6 +168,3 @@ def enforce(outcomes: list[SuiteOutcome]) -> None:
     """Raise if any blocking expectation failed (after the results were recorded)."""
     if any(o.blocking_failures for o in outcomes):
         raise QualityGateError(outcomes)
-
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
