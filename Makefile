@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test test-all airflow lint lock clean postgres
+.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres
 
 # Idempotent: reinstalls only when the lock file or pyproject.toml changed.
 setup: $(STAMP)
@@ -40,6 +40,10 @@ postgres:
 
 airflow: setup
 	$(BIN)/python scripts/airflow_standalone.py
+
+# A picture of the DAG grid for the README (run `make demo` first; needs chromium).
+screenshot: setup
+	$(BIN)/python scripts/airflow_standalone.py --screenshot docs/airflow-grid.png
 
 lint: setup
 	$(BIN)/ruff check nurture dags scripts tests

@@ -1,37 +1,43 @@
 """
 ### Nurture daily pipeline
 
-Builds the day's lifecycle audiences from the shop's raw data:
+Builds the day's lifecycle audiences from the shop's raw data, in four task
+groups, then retention and the run record:
 
-1. **extract** the shop tables changed in the data interval and the day's
-   engagement log into the raw zone (Parquet, one partition per day; bad rows
-   and lines are quarantined with their field and rule);
-2. **apply_erasures**: every erasure request (kept as a hash) is applied again to
-   the raw zone, quarantine, warehouse and exports, so re-extracted rows never
-   bring a person back;
-3. **validate_raw**: Great Expectations suites on the raw data (error budget,
-   freshness against the data interval, each dataset's rules);
-4. **transform** with `dbt build` as of the run's logical date;
-5. **validate_marts**: suites on the marts the segments are cut from;
-6. **predict** each customer's probability-alive and 90-day expected value
-   (BG/NBD + Gamma-Gamma, fitted in the `nurture` package) into the warehouse;
-7. **stage_exports**: allocate every segment model (tagged `segment`) once —
-   channel consent and suppressions, the holdout group, de-duplication, the
-   frequency cap in priority order — apply the audience-size guard and the export
-   suite, and freeze the rows to publish;
-8. **publish**: one mapped task per segment x destination (files, hashed ad
-   audience, HTTP API), each a full snapshot plus the delta since that
-   destination's last success, and an asset event
-   `nurture://exports/<destination>/<segment>`;
-9. **record_sync_log** into `exports.sync_log`, failed destinations included;
-10. **apply_retention**: raw and quarantine partitions older than
-   `NURTURE_RAW_RETENTION_DAYS`, and export files older than
-   `NURTURE_EXPORT_RETENTION_DAYS` (counted from the logical date), are deleted.
+1. **extract**: the shop tables changed in the data interval and the day's
+   engagement log land in the raw zone (Parquet, one partition per day; bad rows
+   and lines are quarantined with their field and rule); `apply_erasures`
+   applies every erasure request (kept as a hash) again to the raw zone,
+   quarantine, warehouse and exports, so re-extracted rows never bring a person
+   back; `validate_raw` runs the raw Great Expectations suites (error budget,
+   freshness against the data interval, each dataset's rules).
+2. **transform**: `load_warehouse` (PostgreSQL target: the day's raw rows into
+   schema `raw`), `dbt build` as of the run's logical date (each model's outcome
+   in the task log and in `audit.dbt_node_results`), then `predict_value`
+   (BG/NBD + Gamma-Gamma probability-alive and 90-day value).
+3. **check**: `validate_marts`, the suites on the marts the segments are cut from.
+4. **export**: `stage_exports` allocates every segment model (tagged `segment`)
+   once — channel consent and suppressions, the holdout group, de-duplication,
+   the frequency cap in priority order — applies the audience-size guard and the
+   export suite, and freezes the rows; `publish` is one mapped task per
+   segment x destination (files, hashed ad audience, HTTP API) with an asset
+   event `nurture://exports/<destination>/<segment>`; `record_sync_log` loads
+   every outcome, failed destinations included, into `exports.sync_log`.
+5. **apply_retention**: raw, quarantine and export files past
+   `NURTURE_RAW_RETENTION_DAYS` / `NURTURE_EXPORT_RETENTION_DAYS` are deleted.
+6. **record_run** (always runs): steps, durations, rows per layer and the check
+   and sync summaries into `audit.pipeline_runs` and `audit.pipeline_steps`; it
+   fails when any step failed, so the run's state is the truth.
 
-A failed *blocking* expectation fails its task, naming the expectations, and
-nothing downstream runs: no export is published for that run. Warnings are
-logged and kept. Results: table `audit.validation_results` in the warehouse
-and the Data Docs site under `$NURTURE_HOME/gx/uncommitted/data_docs/`.
+**When something fails.** A failed *blocking* expectation fails its task at
+once, naming the expectations; nothing downstream runs and no export is
+published. Other failures are retried with exponential backoff. A task that
+finally fails raises an alert naming the cause (`source_down`,
+`validation_failed`, `destination_down`, `task_failed`): logged, appended to
+`$NURTURE_HOME/alerts/alerts.jsonl` and POSTed to the `nurture_alerts`
+connection's webhook if defined. A run not finished `NURTURE_DEADLINE_HOURS`
+(default 3) after it was queued alerts too (deadline_missed). One failed
+destination does not stop the others.
 
 Every date comes from the data interval, so re-running a day or backfilling a
 range gives the same results. Tasks that open the DuckDB warehouse file run in
@@ -46,7 +52,19 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetAlias, CronDataIntervalTimetable, dag, task, task_group
+from airflow.sdk import (
+    AssetAlias,
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    dag,
+    task,
+    task_group,
+)
+
+from nurture.alerts import on_deadline_missed
+from nurture.run_log import on_failure, on_success
 
 WAREHOUSE_POOL = "nurture_warehouse"
 # Every published (segment, destination) is an asset event on
@@ -76,7 +94,24 @@ default_args = {
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+    # Every task's outcome goes to the run record; a final failure also alerts.
+    "on_success_callback": on_success,
+    "on_failure_callback": on_failure,
 }
+# The run must be done this long after it was queued, or the triggerer alerts
+# (0 turns it off: Airflow 3.3's `airflow dags test` cannot run a DAG with a deadline).
+DEADLINE_HOURS = float(os.environ.get("NURTURE_DEADLINE_HOURS", "3"))
+DEADLINE = (
+    DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=DEADLINE_HOURS),
+        callback=AsyncCallback(on_deadline_missed),
+        name="nurture_daily_deadline",
+    )
+    if DEADLINE_HOURS > 0
+    else None
+)
 
 
 @dag(
@@ -89,10 +124,13 @@ default_args = {
     tags=["nurture", "daily"],
     doc_md=__doc__,
     default_args=default_args,
+    deadline=DEADLINE,
 )
 def nurture_daily():
     @task_group
     def extract():
+        """Land the interval's source rows in the raw zone, apply erasures, check the raw data."""
+
         @task
         def shop_tables(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
             from nurture import pipeline
@@ -111,94 +149,115 @@ def nurture_daily():
 
             return pipeline.extract_events(load_settings(), data_interval_start, data_interval_end)
 
-        return [shop_tables(), event_logs()]
+        @task(pool=WAREHOUSE_POOL)
+        def apply_erasures() -> dict[str, int]:
+            """Erasure requests, applied again to what was just extracted (and everywhere else)."""
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-    @task(pool=WAREHOUSE_POOL)
-    def apply_erasures() -> dict[str, int]:
-        """Erasure requests, applied again to what was just extracted (and everywhere else)."""
-        from nurture import pipeline
-        from nurture.config import load_settings
+            return pipeline.apply_erasures(load_settings())
 
-        return pipeline.apply_erasures(load_settings())
+        @task(pool=WAREHOUSE_POOL)
+        def validate_raw(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
+            """Raw suites; a blocking failure stops the run before dbt."""
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-    @task(pool=WAREHOUSE_POOL)
-    def validate_raw(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
-        """Raw suites; a blocking failure stops the run before dbt."""
-        from nurture import pipeline
-        from nurture.config import load_settings
+            settings = load_settings()
+            return quality_gate(
+                pipeline.validate_raw, settings, data_interval_start, data_interval_end, run_id
+            )
 
-        settings = load_settings()
-        return quality_gate(pipeline.validate_raw, settings, data_interval_start, data_interval_end, run_id)
+        [shop_tables(), event_logs()] >> apply_erasures() >> validate_raw()
 
-    @task
-    def load_warehouse(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
-        """PostgreSQL target only: load the day's raw partitions into schema raw."""
-        from nurture import pipeline
-        from nurture.config import load_settings
+    @task_group
+    def transform():
+        """Build the warehouse as of the logical date; score customer value."""
 
-        return pipeline.load_warehouse(load_settings(), data_interval_start, data_interval_end)
+        @task
+        def load_warehouse(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+            """PostgreSQL target only: load the day's raw partitions into schema raw."""
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-    @task(pool=WAREHOUSE_POOL)
-    def dbt_build(data_interval_start=None) -> dict[str, int]:
-        from collections import Counter
+            return pipeline.load_warehouse(load_settings(), data_interval_start, data_interval_end)
 
-        from nurture import pipeline
-        from nurture.config import load_settings
+        @task(pool=WAREHOUSE_POOL)
+        def dbt_build(data_interval_start=None, run_id=None) -> dict[str, int]:
+            """One `dbt build` (models with their tests); each model's outcome is in the
+            log and in table audit.dbt_node_results."""
+            from collections import Counter
 
-        results = pipeline.transform(load_settings(), data_interval_start.date())
-        return dict(Counter(r.status for r in results))
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-    @task(pool=WAREHOUSE_POOL)
-    def validate_marts(data_interval_start=None, run_id=None) -> dict[str, int]:
-        """Mart suites; a blocking failure stops the exports."""
-        from nurture import pipeline
-        from nurture.config import load_settings
+            results = pipeline.transform(load_settings(), data_interval_start.date(), run_id)
+            return dict(Counter(r.status for r in results))
 
-        return quality_gate(pipeline.validate_marts, load_settings(), data_interval_start.date(), run_id)
+        @task(pool=WAREHOUSE_POOL)
+        def predict_value(data_interval_start=None) -> int:
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-    @task(pool=WAREHOUSE_POOL)
-    def predict_value(data_interval_start=None) -> int:
-        from nurture import pipeline
-        from nurture.config import load_settings
+            return pipeline.predict(load_settings(), data_interval_start.date())
 
-        return pipeline.predict(load_settings(), data_interval_start.date())
+        load_warehouse() >> dbt_build() >> predict_value()
 
-    @task(pool=WAREHOUSE_POOL)
-    def stage_exports(data_interval_start=None, run_id=None) -> list[dict]:
-        """Allocate every segment once (consent, holdout, dedup, frequency cap), apply the
-        size guard and the export suite, and freeze the rows to publish."""
-        from nurture import pipeline
-        from nurture.config import load_settings
+    @task_group
+    def check():
+        """Mart suites: a blocking failure stops every export of the run."""
 
-        return quality_gate(pipeline.stage_exports, load_settings(), data_interval_start.date(), run_id)
+        @task(pool=WAREHOUSE_POOL)
+        def validate_marts(data_interval_start=None, run_id=None) -> dict[str, int]:
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-    @task(outlets=[EXPORTS_ALIAS], map_index_template="{{ export_target }}", retries=3)
-    def publish(target: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
-        """One segment to one destination, from the staged files (no warehouse lock):
-        a failed destination is retried and does not stop the others."""
-        from airflow.sdk import Asset, get_current_context
+            return quality_gate(pipeline.validate_marts, load_settings(), data_interval_start.date(), run_id)
 
-        from nurture import pipeline
-        from nurture.config import load_settings
+        validate_marts()
 
-        context = get_current_context()
-        context["export_target"] = f"{target['segment']} -> {target['destination']}"
-        entry = pipeline.publish(
-            load_settings(), target, data_interval_start.date(), run_id, data_interval_end
-        )
-        uri = f"nurture://exports/{target['destination']}/{target['segment']}"
-        context["outlet_events"][EXPORTS_ALIAS].add(
-            Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}
-        )
-        return entry
+    @task_group
+    def export():
+        """Allocate once, publish each segment x destination, record the outcome."""
 
-    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
-    def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
-        """Load every destination's outcome, failed ones included, into exports.sync_log."""
-        from nurture import pipeline
-        from nurture.config import load_settings
+        @task(pool=WAREHOUSE_POOL)
+        def stage_exports(data_interval_start=None, run_id=None) -> list[dict]:
+            """Allocate every segment once (consent, holdout, dedup, frequency cap), apply the
+            size guard and the export suite, and freeze the rows to publish."""
+            from nurture import pipeline
+            from nurture.config import load_settings
 
-        return pipeline.record_exports(load_settings(), data_interval_start.date(), run_id)
+            return quality_gate(pipeline.stage_exports, load_settings(), data_interval_start.date(), run_id)
+
+        @task(outlets=[EXPORTS_ALIAS], map_index_template="{{ export_target }}", retries=3)
+        def publish(target: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
+            """One segment to one destination, from the staged files (no warehouse lock):
+            a failed destination is retried and does not stop the others."""
+            from airflow.sdk import Asset, get_current_context
+
+            from nurture import pipeline
+            from nurture.config import load_settings
+
+            context = get_current_context()
+            context["export_target"] = f"{target['segment']} -> {target['destination']}"
+            entry = pipeline.publish(
+                load_settings(), target, data_interval_start.date(), run_id, data_interval_end
+            )
+            uri = f"nurture://exports/{target['destination']}/{target['segment']}"
+            context["outlet_events"][EXPORTS_ALIAS].add(
+                Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}
+            )
+            return entry
+
+        @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
+        def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
+            """Load every destination's outcome, failed ones included, into exports.sync_log."""
+            from nurture import pipeline
+            from nurture.config import load_settings
+
+            return pipeline.record_exports(load_settings(), data_interval_start.date(), run_id)
+
+        publish.expand(target=stage_exports()) >> record_sync_log()
 
     @task
     def apply_retention(data_interval_start=None) -> int:
@@ -208,11 +267,27 @@ def nurture_daily():
 
         return pipeline.apply_retention(load_settings(), data_interval_start.date())
 
-    built = extract() >> apply_erasures() >> validate_raw() >> load_warehouse() >> dbt_build()
-    built >> predict_value()
-    targets = stage_exports()
-    built >> validate_marts() >> targets
-    publish.expand(target=targets) >> record_sync_log() >> apply_retention()
+    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
+    def record_run(data_interval_start=None, run_id=None) -> dict:
+        """Steps (state, duration), rows per layer, the validation and sync summaries
+        into audit.pipeline_runs / audit.pipeline_steps, failed runs too."""
+        from nurture import pipeline
+        from nurture.config import load_settings
+
+        record = pipeline.record_run(load_settings(), data_interval_start.date(), run_id)
+        if record["steps_failed"]:
+            # This task is the DAG's only leaf: without this, a run with a failed step
+            # would end green.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from nurture.run_log import RunFailedError
+
+            cause = RunFailedError(f"{record['steps_failed']} step(s) failed: see audit.pipeline_steps")
+            raise AirflowFailException(str(cause)) from cause
+        return record
+
+    # Groups run one after another: a failure anywhere stops everything after it.
+    extract() >> transform() >> check() >> export() >> apply_retention() >> record_run()
 
 
 nurture_daily()

@@ -93,7 +93,8 @@ def extract(start: DateOpt, end: DateOpt) -> None:
 
 @app.command()
 def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")]) -> None:
-    """Run one day end to end without Airflow: extract, check, dbt build, check, export.
+    """Run one day end to end without Airflow, in the DAG's order: extract, erasures, check,
+    dbt build, predict, check, export, retention.
 
     Example: nurture run --date 2025-12-31
     """
@@ -102,13 +103,7 @@ def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], he
     settings = load_settings()
     start, end = day, day + timedelta(days=1)
     with console.status(f"running {_day(day)}"):
-        pipeline.extract_shop(settings, settings.shop_db_url, start, end)
-        pipeline.extract_events(settings, start, end)
-        run_id = f"cli__{_day(day)}"
-        pipeline.validate_raw(settings, start, end, run_id)
-        pipeline.transform(settings, _day(day))
-        pipeline.validate_marts(settings, _day(day), run_id)
-        entries = pipeline.export(settings, _day(day), run_id, end)
+        entries = pipeline.run_day(settings, settings.shop_db_url, start, end, f"cli__{_day(day)}")
     console.print(_export_table(entries, f"Exports for {_day(day)}"))
 
 

@@ -7,6 +7,8 @@ after extract, so data re-extracted from the shop never brings a person back:
 - the raw zone and its quarantine (``privacy.erase_hashes``);
 - the warehouse tables that are not rebuilt from raw by ``dbt build``
   (the incremental events fact, predictions, export allocations);
+- API destinations that ever received the person: the platform's own user
+  deletion call (an audience removal alone would leave its profile);
 - the staged export rows, each destination's member snapshots, and the local
   export copies (files and hashed ad audiences), rewritten with fresh manifests;
 - the allocation step never includes a listed customer again.
@@ -32,6 +34,7 @@ import pyarrow.parquet as pq
 
 from nurture.atomic import new_work_folder, replace_file, swap_folder
 from nurture.config import Settings
+from nurture.export.state import state_dir
 from nurture.privacy import erase_hashes
 
 log = logging.getLogger(__name__)
@@ -157,10 +160,37 @@ def _erase_export_folder(folder: Path, erased) -> int:
     return dropped
 
 
+def _erase_at_platforms(settings: Settings, listed: str) -> dict[str, int]:
+    """Ask every HTTP destination that received a listed customer to delete them.
+
+    Runs before the member snapshots are purged: if a platform is down the task
+    fails and the next try still knows whom to delete there.
+    """
+    from nurture.connections import http_endpoint
+    from nurture.export.config import load_export_config
+    from nurture.export.http_push import delete_users
+
+    removed = {}
+    for destination in load_export_config(settings).destinations.values():
+        snapshots = state_dir(settings.exports_dir) / "members" / destination.name
+        if destination.type != "http" or not any(snapshots.glob("*/*.parquet")):
+            continue
+        with duckdb.connect() as con:
+            ids = con.execute(
+                f"select distinct customer_id::varchar from read_parquet('{snapshots}/*/*.parquet', "
+                f"hive_partitioning = false) where {hash_sql()} in {listed} order by 1"
+            ).fetchall()
+        if ids:
+            base_url, token = http_endpoint(destination.connection)
+            delete_users(base_url, token, [i for (i,) in ids], max_retries=destination.max_retries)
+            removed[f"platform/{destination.name}"] = len(ids)
+    return removed
+
+
 def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
-    """Staged rows, member snapshots and local export copies of the listed customers."""
-    removed: dict[str, int] = {}
+    """Platform profiles, staged rows, member snapshots and local export copies of the listed customers."""
     listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
+    removed = _erase_at_platforms(settings, listed)
     root = settings.exports_dir
     not_listed = f"{hash_sql()} not in {listed}"
     for path in sorted(root.glob("_staging/*/*.parquet")):

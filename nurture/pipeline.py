@@ -14,7 +14,7 @@ from nurture.config import Settings
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.limits import Limits
 from nurture.extract.shop_tables import extract_shop_tables
-from nurture.transform import NodeResult, dbt_build
+from nurture.transform import DbtBuildError, NodeResult, dbt_build
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,27 @@ def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[s
     return counts
 
 
-def transform(settings: Settings, run_date: date) -> list[NodeResult]:
-    return dbt_build(settings, run_date)
+def transform(settings: Settings, run_date: date, run_id: str | None = None) -> list[NodeResult]:
+    """``dbt build`` as of ``run_date``; with a ``run_id``, every node's outcome (failures
+    included) goes to ``audit.dbt_node_results``."""
+    from nurture.run_log import record_dbt_results
+
+    try:
+        results = dbt_build(settings, run_date)
+    except DbtBuildError as error:
+        if run_id:
+            record_dbt_results(settings, run_id, run_date, error.results)
+        raise
+    if run_id:
+        record_dbt_results(settings, run_id, run_date, results)
+    return results
+
+
+def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
+    """The run's record (steps, rows per layer, check and sync summaries) into ``audit``."""
+    from nurture.run_log import record_run as record
+
+    return record(settings, run_date, run_id)
 
 
 def predict(settings: Settings, run_date: date) -> int:
@@ -164,3 +183,20 @@ def apply_retention(settings: Settings, run_date: date) -> int:
     if settings.export_retention_days is not None:
         removed += len(purge_exports(settings.exports_dir, settings.export_retention_days, run_date))
     return removed
+
+
+def run_day(settings: Settings, shop_db_url: str, start: datetime, end: datetime, run_id: str) -> list[dict]:
+    """Every step of one data interval in the DAG's order, in this process (the CLI's
+    ``nurture run``); returns the sync-log entries. Gives the same results as the DAG."""
+    run_date = start.date()
+    extract_shop(settings, shop_db_url, start, end)
+    extract_events(settings, start, end)
+    apply_erasures(settings)
+    validate_raw(settings, start, end, run_id)
+    load_warehouse(settings, start, end)
+    transform(settings, run_date, run_id)
+    predict(settings, run_date)
+    validate_marts(settings, run_date, run_id)
+    entries = export(settings, run_date, run_id, end)
+    apply_retention(settings, run_date)
+    return entries

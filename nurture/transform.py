@@ -28,6 +28,10 @@ class NodeResult:
 class DbtBuildError(RuntimeError):
     """dbt failed; the message names every node that errored or failed."""
 
+    def __init__(self, message: str, results: list[NodeResult]):
+        super().__init__(message)
+        self.results = results
+
 
 def dbt_paths(settings: Settings) -> dict[str, Path]:
     """dbt writes its target and logs under the data home, never into the source tree."""
@@ -99,6 +103,7 @@ def dbt_build(settings: Settings, run_date: date, target: str | None = None) -> 
         detail = "; ".join(f"{r.resource_type} {r.name}: {r.message}" for r in failed)
         raise DbtBuildError(
             f"dbt build for {run_date} failed: {detail or outcome.exception}. "
-            f"Full log: {dbt_paths(settings)['logs'] / 'dbt.log'}"
+            f"Full log: {dbt_paths(settings)['logs'] / 'dbt.log'}",
+            results,
         )
     return results

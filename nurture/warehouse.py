@@ -1,14 +1,13 @@
 """Small reads and writes against the warehouse, on DuckDB (default) or PostgreSQL.
 
 dbt owns the models; this module only reads them (for the quality gates) and
-appends to Nurture's own ``audit`` schema (validation results).
+writes Nurture's own ``audit`` schema (validation results, run records).
 """
 
 from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import date
 
 import duckdb
 import pandas as pd
@@ -64,27 +63,39 @@ def read_sql(settings: Settings, sql: str) -> pd.DataFrame:
         return con.sql(sql).df()
 
 
-def record_results(settings: Settings, run_id: str, logical_date: date, rows: list[dict]) -> None:
-    """Append validation results; a retried task replaces its own earlier rows (same run, suite, batch)."""
-    columns = ", ".join(f"{name} {kind}" for name, kind in RESULTS_COLUMNS.items())
-    table = f"{AUDIT_SCHEMA}.{RESULTS_TABLE}"
-    keys = sorted({(r["suite"], r["batch"]) for r in rows})
-    names = list(RESULTS_COLUMNS)
-    values = [tuple(r[n] for n in names) for r in rows]
-    placeholders = ", ".join(["%s" if settings.dbt_target == "postgres" else "?"] * len(names))
-    delete = f"delete from {table} where run_id = {{p}} and suite = {{p}} and batch = {{p}}"
-    insert = f"insert into {table} ({', '.join(names)}) values ({placeholders})"
-    if settings.dbt_target == "postgres":
+def replace_rows(
+    settings: Settings, table: str, columns: dict[str, str], rows: list[dict], scope: tuple[str, ...]
+) -> None:
+    """Write ``rows`` to ``table`` (created if missing), first deleting the rows that share
+    their ``scope`` values: a retried task replaces what its earlier try wrote."""
+    schema = table.split(".")[0]
+    postgres = settings.dbt_target == "postgres"
+    p = "%s" if postgres else "?"
+    definition = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+    if postgres:
+        definition = definition.replace("varchar", "text").replace("double", "double precision")
+    names = list(columns)
+    scopes = sorted({tuple(r[c] for c in scope) for r in rows}, key=str)
+    delete = f"delete from {table} where " + " and ".join(f"{c} = {p}" for c in scope)
+    insert = f"insert into {table} ({', '.join(names)}) values ({', '.join([p] * len(names))})"
+    values = [tuple(r.get(n) for n in names) for r in rows]
+    if postgres:
         with _postgres() as conn, conn.cursor() as cur:
-            cur.execute(f"create schema if not exists {AUDIT_SCHEMA}")
-            cur.execute(f"create table if not exists {table} ({columns.replace('varchar', 'text')})")
-            cur.executemany(delete.format(p="%s"), [(run_id, *k) for k in keys])
+            cur.execute(f"create schema if not exists {schema}")
+            cur.execute(f"create table if not exists {table} ({definition})")
+            cur.executemany(delete, scopes)
             cur.executemany(insert, values)
         return
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute(f"create schema if not exists {AUDIT_SCHEMA}")
-        con.execute(f"create table if not exists {table} ({columns})")
-        con.executemany(delete.format(p="?"), [(run_id, *k) for k in keys])
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create table if not exists {table} ({definition})")
         if values:
+            con.executemany(delete, scopes)
             con.executemany(insert, values)
+
+
+def record_results(settings: Settings, rows: list[dict]) -> None:
+    """Append validation results; a retried task replaces its own earlier rows (same run, suite, batch)."""
+    table = f"{AUDIT_SCHEMA}.{RESULTS_TABLE}"
+    replace_rows(settings, table, RESULTS_COLUMNS, rows, ("run_id", "suite", "batch"))

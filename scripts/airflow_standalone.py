@@ -3,59 +3,89 @@
 Runs `airflow standalone` with the same settings the demo uses (data under
 ``data/``; run `make demo` first to have a shop and runs to look at), waits
 until the API server is healthy and prints the address and login. Ctrl+C stops it.
+
+``--screenshot PATH`` instead starts it, saves a headless-Chromium picture of the
+daily DAG's grid page (for the README) and stops (`make screenshot`).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from nurture.config import load_settings
 from nurture.export.sandbox_api import SandboxApi
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
-from nurture.local_airflow import AIRFLOW, AirflowApi, airflow_env, init_metadata
+from nurture.local_airflow import DAG_ID, airflow_env, init_metadata, standalone
 
 PORT = int(os.environ.get("NURTURE_AIRFLOW_PORT", "8080"))
+# Flags that keep Chromium off the network it cannot reach here, and headless.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars", "--window-size=1600,1000", "--virtual-time-budget=20000",
+]  # fmt: skip
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--screenshot", type=Path, help="save the DAG grid page as a PNG and stop")
+    args = parser.parse_args()
     # The demo's CRM destination pushes to a sandbox audience API, alive while Airflow runs.
     with SandboxApi() as crm:
-        sys.exit(run_standalone(crm.url))
+        env = _env(crm.url, screenshot=bool(args.screenshot))
+        logs = Path(env["AIRFLOW_HOME"]) / "service-logs"
+        init_metadata(env, logs / "init.log")
+        with standalone(env, logs / "standalone.log"):
+            if args.screenshot:
+                screenshot(f"http://127.0.0.1:{PORT}/dags/{DAG_ID}/grid", args.screenshot)
+                return
+            _print_login(Path(env["AIRFLOW_HOME"]), logs)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
 
 
-def run_standalone(crm_url: str) -> int:
+def _env(crm_url: str, screenshot: bool) -> dict[str, str]:
     settings = load_settings()
     # The demo shop has a fixed calendar; a real shop (its own URL) runs on the open schedule.
     demo = ShopCalendar.ending(DEFAULT_END_DATE, 365)
     calendar = None if "NURTURE_SHOP_DB_URL" in os.environ else (demo.start, demo.end)
     env = airflow_env(settings, api_port=PORT, calendar=calendar, crm_url=crm_url)
-    home = Path(env["AIRFLOW_HOME"])
-    logs = home / "service-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    init_metadata(env, logs / "init.log")
-    with (logs / "standalone.log").open("a") as out:
-        proc = subprocess.Popen([AIRFLOW, "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        AirflowApi(PORT).wait_until_healthy(timeout=240)
-        passwords = home / "simple_auth_manager_passwords.json.generated"
-        login = json.loads(passwords.read_text()) if passwords.exists() else {}
-        print(f"Airflow is up: http://127.0.0.1:{PORT}")
-        for user, password in login.items():
-            print(f"  login: {user} / {password}")
-        print(f"  logs:  {logs / 'standalone.log'}\nPress Ctrl+C to stop.")
-        proc.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
-    return proc.returncode or 0
+    if screenshot:  # no login page in the picture: everyone is admin, on loopback only
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    return env
+
+
+def _print_login(home: Path, logs: Path) -> None:
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    login = json.loads(passwords.read_text()) if passwords.exists() else {}
+    print(f"Airflow is up: http://127.0.0.1:{PORT}")
+    for user, password in login.items():
+        print(f"  login: {user} / {password}")
+    print(f"  logs:  {logs / 'standalone.log'}\nPress Ctrl+C to stop.")
+
+
+def screenshot(url: str, path: Path) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        sys.exit("chromium not found: install Debian's `chromium` package (apt-get install chromium)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = path.parent / ".chromium-profile"
+    subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={path.resolve()}", url],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    shutil.rmtree(profile, ignore_errors=True)
+    print(f"screenshot of {url}: {path}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import pytest
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "numpy", "sqlalchemy"}
 WAREHOUSE_TASKS = {
-    "apply_erasures", "validate_raw", "dbt_build", "validate_marts", "predict_value", "stage_exports",
-    "record_sync_log",
+    "extract.apply_erasures", "extract.validate_raw", "transform.dbt_build", "transform.predict_value",
+    "check.validate_marts", "export.stage_exports", "export.record_sync_log", "record_run",
 }  # fmt: skip
 
 
@@ -42,6 +42,8 @@ def test_every_dag_is_documented_tagged_owned_and_retried(dagbag):
         for task in dag.tasks:
             assert task.retries >= 2, f"{dag_id}.{task.task_id} retries"
             assert task.owner != "airflow", f"{dag_id}.{task.task_id} needs an owner"
+            assert task.on_failure_callback, f"{dag_id}.{task.task_id} must alert when it fails"
+        assert dag.deadline, f"{dag_id} needs a deadline alert"
 
 
 def test_warehouse_tasks_share_the_one_slot_pool(dagbag):
@@ -58,21 +60,27 @@ def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
     def upstream(task_id):
         return {t.task_id for t in dag.get_task(task_id).upstream_list}
 
-    assert upstream("apply_erasures") == {"extract.shop_tables", "extract.event_logs"}
-    assert upstream("validate_raw") == {"apply_erasures"}
-    assert upstream("load_warehouse") == {"validate_raw"}
-    assert upstream("dbt_build") == {"load_warehouse"}
-    assert upstream("validate_marts") == {"dbt_build"}
-    assert upstream("predict_value") == {"dbt_build"}
-    assert upstream("stage_exports") == {"validate_marts"}, "no export without the mart gate"
-    assert upstream("publish") == {"stage_exports"}
-    assert upstream("record_sync_log") == {"publish"}
-    publish = dag.get_task("publish")
+    assert upstream("extract.apply_erasures") == {"extract.shop_tables", "extract.event_logs"}
+    assert upstream("extract.validate_raw") == {"extract.apply_erasures"}
+    assert upstream("transform.load_warehouse") == {"extract.validate_raw"}
+    assert upstream("transform.dbt_build") == {"transform.load_warehouse"}
+    assert upstream("transform.predict_value") == {"transform.dbt_build"}
+    assert upstream("check.validate_marts") == {"transform.predict_value"}
+    assert upstream("export.stage_exports") == {"check.validate_marts"}, "no export without the mart gate"
+    assert upstream("export.publish") == {"export.stage_exports"}
+    assert upstream("export.record_sync_log") == {"export.publish"}
+    assert upstream("apply_retention") == {"export.record_sync_log"}
+    assert upstream("record_run") == {"apply_retention"}
+    assert dag.get_task("record_run").trigger_rule == "all_done", "failed runs are recorded too"
+    assert {g for g in dag.task_group.children if "." not in g} >= {"extract", "transform", "check", "export"}
+    publish = dag.get_task("export.publish")
     assert publish.pool != "nurture_warehouse", "destinations publish in parallel, off the warehouse"
     assert [o.name for o in publish.outlets] == ["nurture_exports"], (
         "an asset event per segment x destination"
     )
-    assert dag.get_task("record_sync_log").trigger_rule == "all_done", "failed destinations are logged too"
+    assert dag.get_task("export.record_sync_log").trigger_rule == "all_done", (
+        "failed destinations are logged too"
+    )
     assert dag.timetable.expression == "0 0 * * *", "daily at midnight UTC, with [start, end) data intervals"
 
 

@@ -12,11 +12,17 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 from nurture import pipeline
 from nurture.erasure import apply_erasures, request_erasure
 from nurture.export import publish as publish_module
+from nurture.export.config import DEFAULT_FILE
+from nurture.export.sandbox_api import SandboxApi
+from nurture.export.segments import discover_segments
 from nurture.export.state import members_path
+from nurture.local_airflow import sandbox_connection
+from nurture.transform import manifest_path
 from tests.conftest import day_interval, make_shop, midnight
 from tests.reference import email_suppressions
 
@@ -86,34 +92,63 @@ def test_the_crm_api_holds_exactly_the_exported_members_after_each_day(three_day
             assert {int(k) for k in audiences[day].get(segment, {})} == exported, (segment, day)
 
 
-def test_no_customer_without_consent_is_exported_anywhere(three_days):
-    settings, _, days, _ = three_days
+def assert_only_consenting_customers_exported(settings, day: date, crm_audiences: dict) -> None:
+    """Every exported id (files, CRM API) and hashed email (ads) had consent on ``day``,
+    by an independent pandas reading of the shop and its logs."""
     db = settings.shop_db_url.removeprefix("sqlite:///")
     with sqlite3.connect(db) as con:
         people = pd.read_sql(
-            "select customer_id, email, consent_email, consent_email_at, consent_sms from customers", con
+            "select customer_id, email, consent_email, consent_email_at, consent_sms, consent_push "
+            "from customers",
+            con,
         )
+    suppressed = email_suppressions(settings.log_dir, day)
+    people_day = people.merge(suppressed, left_on="customer_id", right_index=True, how="left")
+    unsubscribed = people_day["unsubscribed_at"].notna() & (
+        people_day["unsubscribed_at"] >= pd.to_datetime(people_day["consent_email_at"])
+    )
+    emailable = (
+        people_day["consent_email"].astype(bool) & ~unsubscribed & people_day["hard_bounced_at"].isna()
+    )
+    allowed_on = {
+        "email": set(people_day.loc[emailable, "customer_id"]),
+        "sms": set(people.loc[people["consent_sms"].astype(bool), "customer_id"]),
+        "push": set(people.loc[people["consent_push"].astype(bool), "customer_id"]),
+    }
+    channels = {s.name: s.channel for s in discover_segments(manifest_path(settings))}
+    hashes = {
+        hashlib.sha256(e.strip().lower().encode()).hexdigest() for e in people_day.loc[emailable, "email"]
+    }
+    manifests = list(settings.exports_dir.glob(f"*/{day.isoformat()}/manifest.json"))
+    assert manifests, f"nothing exported on {day}"
+    for manifest in manifests:
+        segment = manifest.parent.parent.name
+        allowed = allowed_on[channels[segment]]
+        assert keys(manifest.parent / f"{segment}.csv") <= allowed, (segment, channels[segment], day)
+    for segment in CRM_SEGMENTS:
+        assert {int(k) for k in crm_audiences.get(segment, {})} <= allowed_on["email"], (segment, day)
+    for hashed in settings.exports_dir.glob(f"_ads/*/{day.isoformat()}/*.csv"):
+        if hashed.name not in ("removed.csv",) and hashed.stat().st_size:
+            assert set(pd.read_csv(hashed)["email_sha256"].dropna()) <= hashes, hashed
+
+
+def test_no_customer_without_consent_is_exported_anywhere(three_days):
+    settings, _, days, audiences = three_days
     for day in days:
-        suppressed = email_suppressions(settings.log_dir, day)
-        people_day = people.merge(suppressed, left_on="customer_id", right_index=True, how="left")
-        unsubscribed = people_day["unsubscribed_at"].notna() & (
-            people_day["unsubscribed_at"] >= pd.to_datetime(people_day["consent_email_at"])
-        )
-        emailable = (
-            people_day["consent_email"].astype(bool) & ~unsubscribed & people_day["hard_bounced_at"].isna()
-        )
-        may_email = set(people_day.loc[emailable, "customer_id"])
-        may_text = set(people.loc[people["consent_sms"].astype(bool), "customer_id"])
-        hashes = {
-            hashlib.sha256(e.strip().lower().encode()).hexdigest() for e in people_day.loc[emailable, "email"]
-        }
-        for manifest in settings.exports_dir.glob(f"*/{day.isoformat()}/manifest.json"):
-            segment = manifest.parent.parent.name
-            allowed = may_text if segment == "birthday" else may_email
-            assert keys(manifest.parent / f"{segment}.csv") <= allowed, (segment, day)
-        for hashed in settings.exports_dir.glob(f"_ads/*/{day.isoformat()}/*.csv"):
-            if hashed.name not in ("removed.csv",) and hashed.stat().st_size:
-                assert set(pd.read_csv(hashed)["email_sha256"].dropna()) <= hashes, hashed
+        assert_only_consenting_customers_exported(settings, day, audiences[day])
+
+
+@pytest.mark.parametrize("seed", [5, 99])
+def test_no_customer_without_consent_is_exported_from_other_shops(seed, tmp_path, monkeypatch):
+    """The consent property again on differently seeded shops (one day each, own CRM)."""
+    settings, shop = make_shop(tmp_path, customers=250, days=120, seed=seed)
+    day = shop.end
+    pipeline.extract_shop(settings, settings.shop_db_url, midnight(shop.start), midnight(day))
+    pipeline.extract_events(settings, midnight(shop.start), midnight(day))
+    with SandboxApi() as crm:
+        monkeypatch.setenv("AIRFLOW_CONN_NURTURE_CRM", sandbox_connection(crm.url))
+        run_day(settings, day, f"seed-{seed}")
+        assert_only_consenting_customers_exported(settings, day, crm.store.audiences)
 
 
 def snapshot_bytes(settings, day: date) -> dict[str, bytes]:
@@ -131,6 +166,45 @@ def test_rerunning_a_day_gives_byte_identical_data_files(three_days):
     before = snapshot_bytes(settings, days[-1])
     pipeline.export(settings, days[-1], "rerun", day_interval(days[-1])[1])
     assert snapshot_bytes(settings, days[-1]) == before
+
+
+def test_a_blocking_size_guard_holds_back_a_swinging_segment_and_publishes_the_rest(
+    three_days, tmp_path, monkeypatch
+):
+    settings, _, days, _ = three_days
+    day = days[-1]
+    strict = yaml.safe_load(DEFAULT_FILE.read_text())
+    strict["guards"]["size_guard"] = {"max_change_share": 0.0, "min_rows": 0, "severity": "blocking"}
+    (tmp_path / "destinations.yml").write_text(yaml.safe_dump(strict))
+    monkeypatch.setenv("NURTURE_DESTINATIONS", str(tmp_path / "destinations.yml"))
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        sizes = con.execute(
+            "select segment, run_date, count(*) filter (where status = 'included') "
+            "from exports.allocations where run_date in (?, ?) group by all",
+            [days[-2], day],
+        ).fetchall()
+    by_day = {(segment, run_date): n for segment, run_date, n in sizes}
+    swinging = {s for s, d in by_day if d == day and by_day[(s, day)] != by_day.get((s, days[-2]), 0)}
+    assert swinging, "some segment's size changes from one day to the next"
+    assert {s for s, _ in by_day if (s, days[-2]) in by_day} == {s for s, _ in by_day}, "all seen both days"
+    manifests = {
+        path.parent.parent.name: path.read_bytes()
+        for path in settings.exports_dir.glob(f"*/{day}/manifest.json")
+    }
+    before = snapshot_bytes(settings, day)
+
+    entries = pipeline.export(settings, day, "guarded", day_interval(day)[1])
+
+    assert {e["segment"] for e in entries}.isdisjoint(swinging), "nothing of a held-back segment is sent"
+    assert snapshot_bytes(settings, day) == before
+    for segment, manifest in manifests.items():
+        now = (settings.exports_dir / segment / str(day) / "manifest.json").read_bytes()
+        assert (now == manifest) == (segment in swinging), segment
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        held = con.execute(
+            "select segment from exports.sync_log where run_id = 'guarded' and status = 'held_back'"
+        ).fetchall()
+    assert {s for (s,) in held} == swinging
 
 
 def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(three_days, monkeypatch):
@@ -187,16 +261,22 @@ def test_a_consent_withdrawn_since_wins_when_an_earlier_day_is_rerun(three_days)
     assert status == "no_consent", "as of that day they had consented; now they have not"
 
 
-def test_an_erased_customer_leaves_no_trace_in_any_file_or_table_we_write(three_days):
+def test_an_erased_customer_leaves_no_trace_in_any_file_or_table_we_write(three_days, crm_sandbox):
     """Runs last: it erases a customer from this module's shop, then runs the next day."""
     settings, _, days, _ = three_days
     winback = pd.read_csv(folder(settings, "winback_lapsing", days[-1]) / "winback_lapsing.csv")
     person = winback.iloc[0]
     customer_id, email = int(person["customer_id"]), person["email"]
     email_hash = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    # A second person the CRM platform holds: erasure must reach the platform too.
+    crm_member = sorted(crm_sandbox.store.audiences["welcome_series"])[0]
+    crm_sandbox.store.fail_next(503)  # the platform's first answer is an outage: retried
 
-    assert request_erasure(settings, {customer_id}) == 1
-    apply_erasures(settings)
+    assert request_erasure(settings, {customer_id, int(crm_member)}) == 2
+    removed = apply_erasures(settings)
+    assert removed["platform/crm"] >= 1
+    assert crm_member in crm_sandbox.store.deleted
+    assert all(crm_member not in audience for audience in crm_sandbox.store.audiences.values())
     # The shop still has them: the next run re-extracts, and must drop them again.
     run_day(settings, days[-1], "after-erasure")
 

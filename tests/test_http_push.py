@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nurture.export.http_push import Journal, PushError, batch_key, push_batches
+from nurture.export.http_push import Journal, PushError, batch_key, delete_users, push_batches
 from nurture.export.sandbox_api import SandboxApi
 
 TOKEN = "test-token"
@@ -62,3 +62,14 @@ def test_a_refused_batch_fails_at_once_without_retries(tmp_path):
         with pytest.raises(PushError, match="HTTP 401"):
             push(api, Journal(tmp_path / "journal.log"))
         assert len(api.store.requests) == 1
+
+
+def test_deleting_users_erases_them_from_every_audience_through_retries(tmp_path):
+    with SandboxApi(TOKEN) as api:
+        push(api, Journal(tmp_path / "journal.log"))
+        api.store.fail_next(429, 500)
+        delete_users(api.url, TOKEN, ["3", "7", "3"], base_delay=0.01)
+        assert api.store.deleted == {"3", "7"}
+        assert sorted(int(k) for k in api.store.audiences["winback"]) == [2, 4, 5, 6, 8]
+        deletions = [r for r in api.store.requests if r.get("external_ids")]
+        assert len(deletions) == 3 and len({r["key"] for r in deletions}) == 1, "one key through retries"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from nurture import pipeline
-from nurture.local_airflow import DAG_ID, airflow, airflow_env, backfill, free_port, init_metadata
+from nurture.local_airflow import airflow_env, backfill, dags_test, free_port, init_metadata
 from tests.conftest import make_shop, midnight
 from tests.reference import winback_reference
 
@@ -107,6 +107,61 @@ def test_exported_segment_equals_an_independent_pandas_computation(airflow_run):
         pd.testing.assert_frame_equal(exported[expected.columns], expected, check_dtype=False)
 
 
+def export_data_files(settings) -> dict[str, bytes]:
+    """Every export data file (not manifests: they name their run), by relative path."""
+    root = settings.exports_dir
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and p.suffix in (".csv", ".parquet", ".jsonl")
+        and not p.relative_to(root).parts[0].startswith("_s")
+    }
+
+
+def warehouse_tables(settings) -> dict[str, list]:
+    """Every dbt-built table and the allocations, rows sorted (run bookkeeping left out)."""
+    out = {}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema not in ('audit', 'privacy')"
+        ).fetchall()
+        for schema, table in tables:
+            columns = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? and column_name not in ('run_id', 'fitted_at')",
+                [schema, table],
+            ).fetchall()]  # fmt: skip
+            if f"{schema}.{table}" == "exports.sync_log":
+                continue  # per run by nature
+            select = ", ".join(f'"{c}"' for c in columns)
+            out[f"{schema}.{table}"] = con.execute(
+                f'select {select} from "{schema}"."{table}" order by all'
+            ).fetchall()
+    return out
+
+
+def test_the_backfill_leaves_the_same_warehouse_and_exports_as_daily_runs(airflow_run, tmp_path):
+    """The same shop, run day by day outside Airflow (the CLI's path, the DAG's order)."""
+    settings, shop, _, _, days = airflow_run
+    daily, same_shop = make_shop(tmp_path, customers=600, days=240, seed=5)
+    assert same_shop == shop
+    pipeline.extract_shop(daily, daily.shop_db_url, midnight(shop.start), midnight(days[0]))
+    pipeline.extract_events(daily, midnight(shop.start), midnight(days[0]))
+    for day in days:
+        pipeline.run_day(
+            daily, daily.shop_db_url, midnight(day), midnight(day + timedelta(days=1)), f"daily__{day}"
+        )
+
+    backfilled, by_day = export_data_files(settings), export_data_files(daily)
+    assert backfilled.keys() == by_day.keys() and len(by_day) > 50
+    assert [k for k in by_day if backfilled[k] != by_day[k]] == []
+    tables, daily_tables = warehouse_tables(settings), warehouse_tables(daily)
+    assert tables.keys() == daily_tables.keys()
+    assert [t for t in tables if tables[t] != daily_tables[t]] == []
+
+
 def test_rerunning_a_day_gives_byte_identical_data(airflow_run):
     settings, shop, env, _, _ = airflow_run
     folder = segment_folder(settings, shop.end)
@@ -114,7 +169,7 @@ def test_rerunning_a_day_gives_byte_identical_data(airflow_run):
     run_id_before = json.loads((folder / "manifest.json").read_text())["run_id"]
     # A manual run at D covers the last complete interval before it: [D - 1 day, D).
     rerun_at = (shop.end + timedelta(days=1)).isoformat()
-    airflow(env, "dags", "test", DAG_ID, rerun_at, log=settings.home / "service-logs" / "dags-test.log")
+    dags_test(env, rerun_at, settings.home / "service-logs" / "dags-test.log")
     assert (folder / "winback_lapsing.csv").read_bytes() == before
     assert json.loads((folder / "manifest.json").read_text())["run_id"].startswith("manual__")
     assert run_id_before.startswith("backfill__")

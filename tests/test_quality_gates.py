@@ -4,8 +4,11 @@ failure publishes no export; a warning is recorded and the run goes on."""
 from __future__ import annotations
 
 import gzip
+import json
 import sqlite3
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import pytest
@@ -13,7 +16,7 @@ import pytest
 from nurture import pipeline
 from nurture.config import load_settings
 from nurture.extract.event_logs import LOG_NAME, extract_event_logs
-from nurture.local_airflow import DAG_ID, airflow, airflow_env, free_port, init_metadata
+from nurture.local_airflow import airflow_env, dags_test, free_port, init_metadata
 from nurture.quality.checks import check_raw
 from nurture.quality.gate import QualityGateError, data_docs_index
 from tests.conftest import day_interval, make_shop, midnight
@@ -21,8 +24,35 @@ from tests.conftest import day_interval, make_shop, midnight
 pytestmark = pytest.mark.airflow
 
 
+class AlertHook:
+    """An incoming-webhook receiver on 127.0.0.1 that keeps what it is sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
 @pytest.fixture(scope="module")
-def gated_shop(tmp_path_factory):
+def alert_hook():
+    hook = AlertHook()
+    yield hook
+    hook.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def gated_shop(tmp_path_factory, alert_hook):
     """A shop whose raw zone holds history up to two days before its last day."""
     settings, shop = make_shop(tmp_path_factory.mktemp("gated_shop"), customers=300, days=150, seed=11)
     # Days well before the other Airflow tests' dates: they share the metadata DB.
@@ -31,6 +61,7 @@ def gated_shop(tmp_path_factory):
     pipeline.extract_shop(settings, settings.shop_db_url, midnight(shop.start), midnight(warned_day))
     pipeline.extract_events(settings, midnight(shop.start), midnight(warned_day))
     env = airflow_env(settings, api_port=free_port(), calendar=(shop.start, shop.end))
+    env["AIRFLOW_CONN_NURTURE_ALERTS"] = json.dumps({"conn_type": "http", "host": alert_hook.url})
     (settings.home / "service-logs").mkdir()
     init_metadata(env, settings.home / "service-logs" / "init.log")
     return settings, env, warned_day, blocked_day
@@ -39,8 +70,15 @@ def gated_shop(tmp_path_factory):
 def run_day(settings, env, day):
     """``dags test`` for the interval [day, day + 1): a manual run at day + 1."""
     log = settings.home / "service-logs" / f"dags-test-{day}.log"
-    done = airflow(env, "dags", "test", DAG_ID, (day + timedelta(days=1)).isoformat(), check=False, log=log)
+    done = dags_test(env, (day + timedelta(days=1)).isoformat(), log, check=False)
     return done.returncode, log.read_text()
+
+
+def run_record(settings, day) -> dict:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        frame = con.execute("select * from audit.pipeline_runs where logical_date = ?", [day]).df()
+    assert len(frame) == 1, f"one run record for {day}"
+    return frame.iloc[0].to_dict()
 
 
 def results(settings, day):
@@ -88,6 +126,26 @@ def test_a_warning_is_recorded_and_the_exports_still_go_out(gated_shop):
     index = data_docs_index(settings)
     assert index.exists() and "raw_extract_audit" in index.read_text()
 
+    # The run record: every step, rows per layer, the check and sync summaries.
+    record = run_record(settings, day)
+    assert record["steps_failed"] == 0 and record["steps"] >= 12
+    assert record["raw_rows"] > 0 and record["staging_rows"] > 0 and record["marts_rows"] > 0
+    assert record["expectations"] == len(results(settings, day)) and record["expectations_warned"] >= 1
+    assert record["exports_succeeded"] > 0 and record["exports_failed"] == 0
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        steps = dict(
+            con.execute(
+                "select task_id, state from audit.pipeline_steps where logical_date = ?", [day]
+            ).fetchall()
+        )
+        dbt = con.execute(
+            "select count(*), count(*) filter (where resource_type = 'model') from audit.dbt_node_results "
+            "where logical_date = ?",
+            [day],
+        ).fetchall()[0]
+    assert steps["transform.dbt_build"] == "success" and steps["export.publish"] == "success"
+    assert dbt[1] > 30 and dbt[0] > dbt[1], "every model and its tests"
+
 
 def test_a_blocking_failure_stops_the_run_and_publishes_no_export(gated_shop):
     settings, env, _, day = gated_shop
@@ -103,6 +161,24 @@ def test_a_blocking_failure_stops_the_run_and_publishes_no_export(gated_shop):
     failed = [r for r in results(settings, day) if not r[3]]
     budget = ("raw_extract_audit", "expect_column_values_to_be_in_set(over_error_budget)", "critical", False)
     assert budget in failed
+
+
+def test_a_failed_run_alerts_with_its_cause_and_is_still_recorded(gated_shop, alert_hook):
+    """Runs after the blocked day: the alert went to the file and to the webhook."""
+    settings, _, _, day = gated_shop
+    alerts = [
+        json.loads(line) for line in (settings.home / "alerts" / "alerts.jsonl").read_text().splitlines()
+    ]
+    blocked = [a for a in alerts if a["task_id"] == "extract.validate_raw"]
+    assert [a["cause"] for a in blocked] == ["validation_failed"], alerts
+    assert "over_error_budget" in blocked[0]["message"]
+    sent = [a for a in alert_hook.received if a["task_id"] == "extract.validate_raw"]
+    assert sent and sent[0]["text"].startswith(
+        "[nurture] validation_failed in nurture_daily.extract.validate_raw"
+    )
+    record = run_record(settings, day)
+    assert record["steps_failed"] == 1 and record["expectations_blocking_failed"] >= 1
+    assert record["exports_succeeded"] in (0, None)
 
 
 def test_a_stale_log_blocks_and_an_old_day_rerun_does_not_look_stale(small_shop, tmp_path):

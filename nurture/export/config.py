@@ -43,11 +43,30 @@ class Destination:
     fields: tuple[FieldMap, ...] = ()  # empty: every segment column, as is
 
 
+SIZE_GUARD_SEVERITIES = ("warning", "blocking")
+
+
 @dataclass(frozen=True)
 class SizeGuard:
     max_change_share: float = 0.5
     min_rows: int = 50
     severity: str = "warning"  # or "blocking"
+
+    def overridden(self, where: str, overrides: dict | None) -> SizeGuard:
+        """This guard with a segment's (or the file's) settings on top."""
+        body = overrides or {}
+        unknown = set(body) - {"max_change_share", "min_rows", "severity"}
+        severity = body.get("severity", self.severity)
+        if unknown or severity not in SIZE_GUARD_SEVERITIES:
+            raise ExportConfigError(
+                f"{where}: size_guard takes max_change_share, min_rows and severity "
+                f"({' or '.join(SIZE_GUARD_SEVERITIES)}); got {body}"
+            )
+        return SizeGuard(
+            max_change_share=float(body.get("max_change_share", self.max_change_share)),
+            min_rows=int(body.get("min_rows", self.min_rows)),
+            severity=severity,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,10 @@ class ExportConfig:
         if unknown:
             raise ExportConfigError(f"{self.source}: segment destinations {unknown} are not defined")
         return [self.destinations[n] for n in names]
+
+    def size_guard_for(self, segment: str, meta: dict) -> SizeGuard:
+        """The file's size guard, overridden by the segment's ``meta.size_guard``."""
+        return self.size_guard.overridden(f"segment {segment} (dbt meta)", meta.get("size_guard"))
 
 
 def _destination(path: Path, name: str, body: dict, settings: Settings) -> Destination:
@@ -94,7 +117,6 @@ def load_export_config(settings: Settings, path: Path | None = None) -> ExportCo
     body = yaml.safe_load(path.read_text()) or {}
     guards = body.get("guards", {})
     cap = guards.get("frequency_cap", {})
-    size = guards.get("size_guard", {})
     return ExportConfig(
         guards=Guards(
             holdout_share=float(guards.get("holdout_share", 0.05)),
@@ -103,11 +125,7 @@ def load_export_config(settings: Settings, path: Path | None = None) -> ExportCo
             window_days=int(cap.get("window_days", 7)),
             priority=tuple(guards.get("priority", [])),
         ),
-        size_guard=SizeGuard(
-            max_change_share=float(size.get("max_change_share", 0.5)),
-            min_rows=int(size.get("min_rows", 50)),
-            severity=size.get("severity", "warning"),
-        ),
+        size_guard=SizeGuard().overridden(str(path), guards.get("size_guard")),
         destinations={
             name: _destination(path, name, spec or {}, settings)
             for name, spec in (body.get("destinations") or {}).items()

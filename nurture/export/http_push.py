@@ -12,7 +12,8 @@ with exponential backoff, honouring ``Retry-After``; other 4xx fail at once.
 Each batch's idempotency key is a hash of its destination, segment, date, action
 and content, so a batch sent again after a crash is recognised by the server.
 A journal file records every acknowledged batch: a re-run resumes after the last
-one and never sends a batch twice.
+one and never sends a batch twice. ``POST {base_url}/v1/users/delete`` with
+``{"external_ids": [...]}`` erases people from the platform (erasure requests).
 """
 
 from __future__ import annotations
@@ -73,6 +74,40 @@ def _retry_after(response: requests.Response | None, attempt: int, base_delay: f
     return base_delay * 2**attempt
 
 
+def _post(
+    session: requests.Session,
+    url: str,
+    payload: dict,
+    key: str,
+    max_retries: int,
+    base_delay: float,
+    timeout: float,
+    sleep: Callable[[float], None],
+) -> int:
+    """POST once, retrying 429 / 5xx / timeouts with backoff; returns the retries it took."""
+    for attempt in range(max_retries + 1):
+        response = None
+        try:
+            response = session.post(url, json=payload, headers={"Idempotency-Key": key}, timeout=timeout)
+            if response.status_code < 300:
+                return attempt
+            if response.status_code not in RETRYABLE:
+                raise PushError(f"{url}: HTTP {response.status_code} {response.text[:200]}")
+        except requests.RequestException as error:  # timeouts, refused connections
+            log.warning("POST %s (%s): %s", url, key[:12], error)
+        if attempt == max_retries:
+            status = response.status_code if response is not None else "no response"
+            raise PushError(f"{url}: request {key[:12]} failed after {max_retries} retries ({status})")
+        sleep(_retry_after(response, attempt, base_delay))
+    raise AssertionError("unreachable")
+
+
+def _session(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
 def push_batches(
     base_url: str,
     token: str,
@@ -89,35 +124,37 @@ def push_batches(
     """Send (action, members) batches in order; returns what was sent."""
     result = PushResult()
     url = f"{base_url.rstrip('/')}/v1/audiences/{segment}/batch"
-    with requests.Session() as session:
-        session.headers["Authorization"] = f"Bearer {token}"
+    with _session(token) as session:
         for action, members in batches:
             key = batch_key(destination, segment, run_date, action, members)
             result.keys.append(key)
             if key in journal.done:
                 result.skipped_batches += 1
                 continue
-            for attempt in range(max_retries + 1):
-                response = None
-                try:
-                    response = session.post(
-                        url,
-                        json={"action": action, "members": members},
-                        headers={"Idempotency-Key": key},
-                        timeout=timeout,
-                    )
-                    if response.status_code < 300:
-                        break
-                    if response.status_code not in RETRYABLE:
-                        raise PushError(f"{url}: HTTP {response.status_code} {response.text[:200]}")
-                except requests.RequestException as error:  # timeouts, refused connections
-                    log.warning("push %s batch %s: %s", segment, key[:12], error)
-                if attempt == max_retries:
-                    status = response.status_code if response is not None else "no response"
-                    raise PushError(f"{url}: batch {key[:12]} failed after {max_retries} retries ({status})")
-                result.retries += 1
-                sleep(_retry_after(response, attempt, base_delay))
+            payload = {"action": action, "members": members}
+            result.retries += _post(session, url, payload, key, max_retries, base_delay, timeout, sleep)
             journal.record(key)
             result.sent_batches += 1
             result.sent_rows += len(members)
     return result
+
+
+def delete_users(
+    base_url: str,
+    token: str,
+    external_ids: list[str],
+    max_retries: int = 5,
+    base_delay: float = 0.5,
+    timeout: float = TIMEOUT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Erase people from the platform itself (Braze-style ``POST /v1/users/delete``).
+
+    Removing someone from an audience is not erasure: the platform keeps its profile.
+    The same ids give the same idempotency key, so a retried erasure is applied once.
+    """
+    ids = sorted(set(external_ids))
+    key = hashlib.sha256(("users/delete|" + "|".join(ids)).encode()).hexdigest()
+    with _session(token) as session:
+        url = f"{base_url.rstrip('/')}/v1/users/delete"
+        _post(session, url, {"external_ids": ids}, key, max_retries, base_delay, timeout, sleep)

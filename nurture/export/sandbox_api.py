@@ -1,8 +1,9 @@
 """A sandbox marketing platform: the bulk audience API that ``http_push`` speaks.
 
 A real HTTP server (standard library, threads) for the demo and the tests, run on
-127.0.0.1 in the process that starts it. It keeps each audience's members in memory, applies a batch once per
-idempotency key, and can be told to fail the next requests (429 with Retry-After,
+127.0.0.1 in the process that starts it. It keeps each audience's members in
+memory, applies a batch once per idempotency key, erases people on
+``POST /v1/users/delete``, and can be told to fail the next requests (429 with Retry-After,
 500, or a hang past the client's timeout) to exercise retries and resumes.
 """
 
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BATCH_PATH = re.compile(r"^/v1/audiences/([A-Za-z0-9_\-]+)/batch$")
 AUDIENCE_PATH = re.compile(r"^/v1/audiences/([A-Za-z0-9_\-]+)$")
+DELETE_PATH = "/v1/users/delete"
 MEMBER_KEY = "external_id"
 SANDBOX_TOKEN = "sandbox-token"  # a sandbox, not a secret: real platforms use Airflow connections
 
@@ -27,6 +29,7 @@ class AudienceStore:
         self.audiences: dict[str, dict[str, dict]] = {}
         self.applied_keys: set[str] = set()
         self.requests: list[dict] = []  # every batch request received, applied or not
+        self.deleted: set[str] = set()  # external ids erased through DELETE_PATH
         self.failures: deque = deque()  # planned responses: 429, 500 or "hang"
         self.lock = threading.Lock()
 
@@ -48,6 +51,14 @@ class AudienceStore:
                     audience[member_id] = member
             self.applied_keys.add(key)
             return True
+
+    def delete_users(self, external_ids: list[str]) -> None:
+        """Erase people: out of every audience, remembered as deleted."""
+        with self.lock:
+            for audience in self.audiences.values():
+                for member_id in external_ids:
+                    audience.pop(str(member_id), None)
+            self.deleted |= {str(i) for i in external_ids}
 
 
 def _handler(store: AudienceStore, hang_seconds: float):
@@ -79,8 +90,10 @@ def _handler(store: AudienceStore, hang_seconds: float):
             store.requests.append({"segment": match and match.group(1), "key": key, **body})
             if self.headers.get("Authorization") != f"Bearer {store.token}":
                 return self._reply(401, {"error": "bad token"})
-            if not match or body.get("action") not in ("upsert", "remove") or not key:
-                return self._reply(400, {"error": "expected action, members and an Idempotency-Key"})
+            deleting = self.path == DELETE_PATH and isinstance(body.get("external_ids"), list)
+            batch_ok = match and body.get("action") in ("upsert", "remove")
+            if not (deleting or batch_ok) or not key:
+                return self._reply(400, {"error": "expected a batch or a deletion, and an Idempotency-Key"})
             planned = store.failures.popleft() if store.failures else None
             if planned == "hang":
                 time.sleep(hang_seconds)
@@ -89,6 +102,9 @@ def _handler(store: AudienceStore, hang_seconds: float):
                 return self._reply(429, {"error": "slow down"}, {"Retry-After": "0"})
             if planned:
                 return self._reply(int(planned), {"error": "injected"})
+            if deleting:
+                store.delete_users(body["external_ids"])
+                return self._reply(202, {"deleted": len(body["external_ids"])})
             applied = store.apply(match.group(1), key, body["action"], body.get("members", []))
             self._reply(200, {"applied": applied, "members": len(body.get("members", []))})
 

@@ -162,7 +162,7 @@ def stage_exports(
         for (segment, status), rows in sorted(counts.items()):
             plan.allocation.setdefault(segment, {})[status] = rows
         for segment in segments:
-            guard = config.size_guard
+            guard = config.size_guard_for(segment.name, segment.meta)
             if why := size_swing(*_size_change(con, segment, run_date), guard):
                 target = plan.held_back if guard.severity == "blocking" else plan.size_warnings
                 target[segment.name] = why

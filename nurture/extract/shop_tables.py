@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.exc import InterfaceError, NoSuchTableError, OperationalError
 
 from nurture.extract.limits import DEFAULT_LIMITS, FUTURE_TOLERANCE, Limits
 from nurture.extract.raw_zone import (
@@ -91,6 +92,10 @@ TABLE_RULES: dict[str, list[tuple[str, str, str]]] = {
 
 class SourceSchemaError(RuntimeError):
     """The source table cannot be extracted incrementally (no ``updated_at``)."""
+
+
+class SourceUnavailableError(ConnectionError):
+    """The shop database cannot be reached or read (down, wrong URL, missing table)."""
 
 
 @dataclass
@@ -272,6 +277,10 @@ def extract_shop_tables(
             text, extra, missing = read_window_as_text(engine, expected, start, end)
             accepted, quarantined = check_table(con, expected, text, missing, end, limits)
             results += _write_days(raw_dir, name, start, end, accepted, quarantined, extra, missing)
+    except (OperationalError, InterfaceError, NoSuchTableError) as error:
+        where = engine.url.render_as_string(hide_password=True)
+        why = f"table {error} not found" if isinstance(error, NoSuchTableError) else error.orig or error
+        raise SourceUnavailableError(f"shop database {where}: {why}") from error
     finally:
         con.close()
         engine.dispose()

@@ -95,8 +95,6 @@ def _gate(settings: Settings, batches, run_id: str, logical_date: date) -> list[
     now = datetime.now(UTC).replace(tzinfo=None)
     record_results(
         settings,
-        run_id,
-        logical_date,
         [r.__dict__ | {"run_id": run_id, "logical_date": logical_date, "validated_at": now}
          for o in outcomes for r in o.results],
     )  # fmt: skip
