@@ -146,7 +146,7 @@ def test_the_backfill_leaves_the_same_warehouse_and_exports_as_daily_runs(airflo
     """The same shop, run day by day outside Airflow (the CLI's path, the DAG's order)."""
     settings, shop, _, _, days = airflow_run
     daily, same_shop = make_shop(tmp_path, customers=600, days=240, seed=5)
-    assert same_shop == shop
+    assert (same_shop.start, same_shop.end) == (shop.start, shop.end)
     pipeline.extract_shop(daily, daily.shop_db_url, midnight(shop.start), midnight(days[0]))
     pipeline.extract_events(daily, midnight(shop.start), midnight(days[0]))
     for day in days:
