@@ -35,6 +35,8 @@ class Summary:
     data_docs: str = ""
     # (segment, destination, status, included, added, removed, suppressed) of the day's latest run
     sync_log: list[tuple] = field(default_factory=list)
+    # The latest Airflow runs up to the date, from audit.pipeline_runs (see nurture.run_log)
+    runs: list[tuple] = field(default_factory=list)
 
 
 def _count_parquet(con, folder) -> int:
@@ -91,6 +93,18 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                     order by segment, destination
                     """,
                     [run_date, run_date],
+                ).fetchall()
+            if ("audit", "pipeline_runs") in relations:
+                summary.runs = wh.execute(
+                    """
+                    select logical_date, case when steps_failed > 0 then 'failed' else 'ok' end,
+                        round(duration_s), raw_rows, marts_rows, expectations,
+                        exports_succeeded || '/' || (exports_succeeded + exports_failed), rows_exported
+                    from audit.pipeline_runs where logical_date <= ?
+                    qualify row_number() over (partition by logical_date order by recorded_at desc) = 1
+                    order by logical_date desc limit 10
+                    """,
+                    [run_date],
                 ).fetchall()
     index = data_docs_index(settings)
     summary.data_docs = str(index) if index.exists() else ""
@@ -169,5 +183,13 @@ def render(summary: Summary):
         sync.add_column(column, justify="left" if column in ("segment", "destination", "status") else "right")
     for row in summary.sync_log:
         sync.add_row(*(str(v) if v is not None else "" for v in row))
+    runs = Table(title="Airflow runs (audit.pipeline_runs, latest first)")
+    for column in ("day", "run", "seconds", "raw in", "marts", "checks", "exports", "rows out"):
+        runs.add_column(column, justify="left" if column in ("day", "state") else "right", no_wrap=True)
+    for row in summary.runs:
+        runs.add_row(
+            *("" if v is None else f"{v:,.0f}" if isinstance(v, int | float) else str(v) for v in row)
+        )
     parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex, sync]
+    parts += [runs] if summary.runs else []
     return Group(*parts)

@@ -44,7 +44,7 @@ def main() -> None:
         init_metadata(env, logs / "init.log")
         with standalone(env, logs / "standalone.log"):
             if args.screenshot:
-                screenshot(f"http://127.0.0.1:{PORT}/dags/{DAG_ID}/grid", args.screenshot)
+                screenshot(f"http://127.0.0.1:{PORT}/dags/{DAG_ID}", args.screenshot)
                 return
             _print_login(Path(env["AIRFLOW_HOME"]), logs)
             try:
