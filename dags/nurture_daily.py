@@ -106,7 +106,7 @@ DEADLINE = (
     DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=timedelta(hours=DEADLINE_HOURS),
-        callback=AsyncCallback(on_deadline_missed),
+        callback=AsyncCallback(on_deadline_missed, kwargs={"hours": DEADLINE_HOURS}),
         name="nurture_daily_deadline",
     )
     if DEADLINE_HOURS > 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,8 +133,9 @@ def on_task_failure(context) -> None:
     )
 
 
-async def on_deadline_missed(context: dict | None = None, **kwargs) -> None:
-    """Airflow ``DeadlineAlert`` callback (run by the triggerer): the run is late."""
+async def on_deadline_missed(context: dict | None = None, hours: float | None = None, **kwargs) -> None:
+    """Airflow ``DeadlineAlert`` callback (run by the triggerer): the run is late.
+    ``hours``: the deadline it missed, passed by the DAG."""
     import asyncio
 
     dag_run = (context or {}).get("dag_run") or {}
@@ -145,7 +145,7 @@ async def on_deadline_missed(context: dict | None = None, **kwargs) -> None:
         dag_id=str(get("dag_id", "") or kwargs.get("dag_id", "")),
         run_id=str(get("run_id", "")),
         task_id="",
-        message=f"not finished {os.environ.get('NURTURE_DEADLINE_HOURS', '3')} h after it was queued",
+        message=f"not finished {hours:g} h after it was queued" if hours else "past its deadline",
         at=_now(),
     )
     await asyncio.to_thread(send, alert)

@@ -73,16 +73,14 @@ class RunFailedError(RuntimeError):
     would otherwise make Airflow call the run a success)."""
 
 
-def _naive(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment and moment.tzinfo else moment
-
-
 def steps_dir(settings: Settings, run_id: str) -> Path:
     return settings.home / "runs" / run_id.replace("/", "_")
 
 
 def write_step(settings: Settings, context, state: str, cause: str | None = None) -> None:
     """One task's outcome, from an Airflow callback's context, as a JSON file."""
+    from nurture.extract.raw_zone import utc_naive
+
     ti = context["ti"]
     ended = datetime.now(UTC)
     started = ti.start_date or ended
@@ -94,8 +92,8 @@ def write_step(settings: Settings, context, state: str, cause: str | None = None
         "map_index": map_index,
         "state": state,
         "try_number": ti.try_number,
-        "started_at": _naive(started).isoformat(),
-        "ended_at": _naive(ended).isoformat(),
+        "started_at": utc_naive(started).isoformat(),
+        "ended_at": utc_naive(ended).isoformat(),
         "duration_s": round((ended - started).total_seconds(), 3),
         "cause": cause,
     }
@@ -136,7 +134,7 @@ def record_dbt_results(settings: Settings, run_id: str, run_date: date, results)
 def layer_rows(settings: Settings) -> dict[str, int]:
     """Rows in every model of each layer (from the last build's manifest)."""
     from nurture.transform import manifest_path
-    from nurture.warehouse import read_sql
+    from nurture.warehouse import node_relation, read_sql
 
     path = manifest_path(settings)
     if not path.exists():
@@ -146,8 +144,7 @@ def layer_rows(settings: Settings) -> dict[str, int]:
     for node in nodes:
         layer = node["fqn"][1] if len(node["fqn"]) > 2 else None
         if node["resource_type"] == "model" and layer in LAYERS:
-            relation = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
-            counts.append(f"select '{layer}' as layer, count(*) as n from {relation}")
+            counts.append(f"select '{layer}' as layer, count(*) as n from {node_relation(node)}")
     if not counts:
         return {}
     frame = read_sql(settings, f"select layer, sum(n) as n from ({' union all '.join(counts)}) group by 1")

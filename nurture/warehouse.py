@@ -31,11 +31,16 @@ RESULTS_COLUMNS = {
 }
 
 
+def node_relation(node: dict) -> str:
+    """``"schema"."table"`` of a dbt manifest node."""
+    return f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
+
+
 def model_relation(settings: Settings, model: str) -> str:
     """``"schema"."table"`` of a dbt model, from the last build's manifest."""
     nodes = json.loads(manifest_path(settings).read_text())["nodes"]
     node = next(n for n in nodes.values() if n["resource_type"] == "model" and n["name"] == model)
-    return f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
+    return node_relation(node)
 
 
 @contextmanager
