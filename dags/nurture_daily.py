@@ -40,98 +40,49 @@ connection's webhook if defined. A run not finished `NURTURE_DEADLINE_HOURS`
 destination does not stop the others.
 
 Every date comes from the data interval, so re-running a day or backfilling a
-range gives the same results. Tasks that open the DuckDB warehouse file run in
-the one-slot pool `nurture_warehouse`; `max_active_runs=1` keeps runs in order.
+range gives the same results. Tasks that open the DuckDB warehouse file (or
+land the shop tables, which `nurture_hourly_carts` lands too) run in the
+one-slot pool `nurture_warehouse`; `max_active_runs=1` keeps runs in order.
 The shop database comes from the `nurture_shop` connection (or
 `NURTURE_SHOP_DB_URL`); paths from `NURTURE_*` environment variables.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
+from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
-import pendulum
-from airflow.sdk import (
-    AssetAlias,
-    AsyncCallback,
-    CronDataIntervalTimetable,
-    DeadlineAlert,
-    DeadlineReference,
-    dag,
-    task,
-    task_group,
+from nurture.dag_support import (
+    END_DATE,
+    EXPORTS_ALIAS,
+    START_DATE,
+    WAREHOUSE_POOL,
+    deadline,
+    default_args,
+    quality_gate,
 )
-
-from nurture.alerts import on_deadline_missed
 from nurture.run_log import on_failure, on_success
-
-WAREHOUSE_POOL = "nurture_warehouse"
-# Every published (segment, destination) is an asset event on
-# nurture://exports/<destination>/<segment>: downstream DAGs can schedule on it.
-EXPORTS_ALIAS = AssetAlias("nurture_exports")
-# A shop with a fixed calendar (the demo's) sets the DAG's last date, so the
-# scheduler never starts runs for days that have no data.
-END_DATE = (
-    pendulum.parse(os.environ["NURTURE_END_DATE"], tz="UTC") if "NURTURE_END_DATE" in os.environ else None
-)
-
-
-def quality_gate(step, *args):
-    """Run a step whose quality gate may fail: bad data fails the task at once (no retries)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nurture.quality.gate import QualityGateError
-
-    try:
-        return step(*args)
-    except QualityGateError as error:
-        raise AirflowFailException(str(error)) from error
-
-
-default_args = {
-    "owner": "nurture",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=15),
-    # Every task's outcome goes to the run record; a final failure also alerts.
-    "on_success_callback": on_success,
-    "on_failure_callback": on_failure,
-}
-# The run must be done this long after it was queued, or the triggerer alerts
-# (0 turns it off: Airflow 3.3's `airflow dags test` cannot run a DAG with a deadline).
-DEADLINE_HOURS = float(os.environ.get("NURTURE_DEADLINE_HOURS", "3"))
-DEADLINE = (
-    DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(hours=DEADLINE_HOURS),
-        callback=AsyncCallback(on_deadline_missed, kwargs={"hours": DEADLINE_HOURS}),
-        name="nurture_daily_deadline",
-    )
-    if DEADLINE_HOURS > 0
-    else None
-)
 
 
 @dag(
     dag_id="nurture_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.parse(os.environ.get("NURTURE_START_DATE", "2025-01-01"), tz="UTC"),
+    start_date=START_DATE,
     end_date=END_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["nurture", "daily"],
     doc_md=__doc__,
-    default_args=default_args,
-    deadline=DEADLINE,
+    # Every task's outcome goes to the run record; a final failure also alerts.
+    default_args=default_args(on_success_callback=on_success, on_failure_callback=on_failure),
+    # The run must be done this long after it was queued, or the triggerer alerts.
+    deadline=deadline("nurture_daily_deadline", "NURTURE_DEADLINE_HOURS", 3),
 )
 def nurture_daily():
     @task_group
     def extract():
         """Land the interval's source rows in the raw zone, apply erasures, check the raw data."""
 
-        @task
+        @task(pool=WAREHOUSE_POOL)  # the hourly refresh lands the same shop partitions
         def shop_tables(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
             from nurture import pipeline
             from nurture.config import load_settings

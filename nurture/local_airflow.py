@@ -113,10 +113,10 @@ def airflow(env: dict[str, str], *args: str, check: bool = True, log: Path | Non
 def dags_test(env: dict[str, str], logical_date: str, log: Path, dag_id: str = DAG_ID, check: bool = True):
     """``airflow dags test`` of one run, in this process's environment plus ``env``.
 
-    Without the deadline alert: Airflow 3.3's ``dags test`` fails a finished run of a
+    Without the deadline alerts: Airflow 3.3's ``dags test`` fails a finished run of a
     DAG that has one (it looks the alert up by its serialized form instead of its id).
     """
-    env = env | {"NURTURE_DEADLINE_HOURS": "0"}
+    env = env | {"NURTURE_DEADLINE_HOURS": "0", "NURTURE_HOURLY_DEADLINE_HOURS": "0"}
     return airflow(env, "dags", "test", dag_id, logical_date, check=check, log=log)
 
 

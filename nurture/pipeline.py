@@ -11,6 +11,7 @@ import logging
 from datetime import date, datetime
 
 from nurture.config import Settings
+from nurture.export.slot import RunSlot
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.limits import Limits
 from nurture.extract.shop_tables import extract_shop_tables
@@ -124,26 +125,27 @@ def stage_exports(settings: Settings, run_date: date, run_id: str) -> list[dict]
 
 
 def publish(
-    settings: Settings, target: dict, run_date: date, run_id: str, data_interval_end: datetime
+    settings: Settings, target: dict, run: date | RunSlot, run_id: str, data_interval_end: datetime
 ) -> dict:
-    """Publish one staged segment to one destination; returns its sync-log entry."""
+    """Publish one staged segment to one destination; returns its sync-log entry.
+    ``run``: the daily run's date, or the hourly refresh's slot."""
     from nurture.export.config import load_export_config
     from nurture.export.publish import publish_target
 
     config = load_export_config(settings)
     return publish_target(
-        settings.exports_dir, config, target["segment"], target["destination"], run_date, run_id,
+        settings.exports_dir, config, target["segment"], target["destination"], run, run_id,
         data_interval_end,
     )  # fmt: skip
 
 
-def record_exports(settings: Settings, run_date: date, run_id: str) -> dict[str, int]:
+def record_exports(settings: Settings, run: date | RunSlot, run_id: str) -> dict[str, int]:
     """Load the run's sync-log entries into ``exports.sync_log``; counts by status."""
     from collections import Counter
 
     from nurture.export.sync_log import record_sync_log
 
-    return dict(Counter(e["status"] for e in record_sync_log(settings, run_date, run_id)))
+    return dict(Counter(e["status"] for e in record_sync_log(settings, run, run_id)))
 
 
 def export(settings: Settings, run_date: date, run_id: str, data_interval_end: datetime) -> list[dict]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from nurture.export.slot import RunSlot
 from nurture.extract.raw_zone import AUDIT, QUARANTINE, write_partition
 
 log = logging.getLogger(__name__)
@@ -114,18 +115,19 @@ def purge_exports(exports_dir: Path, retention_days: int, as_of: date) -> list[P
     cutoff = (as_of - timedelta(days=retention_days)).isoformat()
     removed = []
 
-    def day_of(path: Path) -> str:
-        return path.name.removeprefix("dt=").removesuffix(".parquet").removesuffix(".log")
+    def day_of(path: Path) -> str:  # a run's stamp starts with its day (see export/slot.py)
+        return path.name.removeprefix("dt=")[:10]
 
     candidates = [
-        *exports_dir.glob("[!_]*/????-??-??"),
-        *exports_dir.glob("_ads/*/????-??-??"),
+        *exports_dir.glob("[!_]*/????-??-??*"),
+        *exports_dir.glob("_ads/*/????-??-??*"),
         *exports_dir.glob("_staging/dt=*"),
         *exports_dir.glob("_state/sync_log/dt=*"),
         *exports_dir.glob("_state/push/*/*/*.log"),
     ]
     for folder in exports_dir.glob("_state/members/*/*"):
-        candidates += sorted(folder.glob("dt=*.parquet"))[:-1]
+        snapshots = sorted(folder.glob("dt=*.parquet"), key=lambda p: RunSlot.parse(p.stem[3:]).order)
+        candidates += snapshots[:-1]
     for path in sorted(candidates):
         if day_of(path) < cutoff:
             shutil.rmtree(path) if path.is_dir() else path.unlink()

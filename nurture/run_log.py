@@ -188,8 +188,8 @@ def _summaries(settings: Settings, run_id: str) -> dict[str, int | float]:
     return out
 
 
-def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
-    """Load the run's step files and write its one-row record; returns the record."""
+def record_steps(settings: Settings, run_id: str) -> list[dict]:
+    """Load the run's step files into ``audit.pipeline_steps``; returns the steps."""
     from nurture.warehouse import replace_rows
 
     steps = [json.loads(p.read_text()) for p in sorted(steps_dir(settings, run_id).glob("*.json"))]
@@ -197,6 +197,14 @@ def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
         for key in ("started_at", "ended_at"):
             step[key] = datetime.fromisoformat(step[key])
     replace_rows(settings, STEPS_TABLE, STEP_COLUMNS, steps, ("run_id",))
+    return steps
+
+
+def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
+    """Load the run's step files and write its one-row record; returns the record."""
+    from nurture.warehouse import replace_rows
+
+    steps = record_steps(settings, run_id)
     now = datetime.now(UTC).replace(tzinfo=None)
     started = min((s["started_at"] for s in steps), default=now)
     layers = layer_rows(settings)

@@ -87,8 +87,8 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                         suppressed_no_consent + suppressed_holdout + suppressed_duplicate
                             + suppressed_frequency_cap
                     from exports.sync_log
-                    where logical_date = ? and run_id = (
-                        select run_id from exports.sync_log where logical_date = ?
+                    where logical_date = ? and run_id = (  -- the day's latest daily run
+                        select run_id from exports.sync_log where logical_date = ? and run_hour is null
                         order by recorded_at desc limit 1)
                     order by segment, destination
                     """,

@@ -42,8 +42,19 @@ def manifest_path(settings: Settings) -> Path:
     return dbt_paths(settings)["target"] / "manifest.json"
 
 
-def run_dbt(settings: Settings, command: list[str], run_date: date, target: str | None = None):
-    """Invoke dbt with the project's paths and the ``run_date`` var; returns dbt's result."""
+def run_dbt(
+    settings: Settings,
+    command: list[str],
+    run_date: date,
+    target: str | None = None,
+    extra_vars: dict | None = None,
+    target_path: Path | None = None,
+):
+    """Invoke dbt with the project's paths and the ``run_date`` var; returns dbt's result.
+
+    ``target_path`` keeps another build's artifacts (the hourly refresh's) apart from
+    the daily build's manifest, which the exports read.
+    """
     from dbt.cli.main import dbtRunner  # heavy import, only when dbt runs
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,9 +63,9 @@ def run_dbt(settings: Settings, command: list[str], run_date: date, target: str 
         *command,
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(paths["target"]),
+        "--target-path", str(target_path or paths["target"]),
         "--log-path", str(paths["logs"]),
-        "--vars", json.dumps({"run_date": run_date.isoformat()}),
+        "--vars", json.dumps({"run_date": run_date.isoformat()} | (extra_vars or {})),
         "--no-use-colors",
     ]  # fmt: skip
     args += ["--target", target or settings.dbt_target]
@@ -83,9 +94,15 @@ def _release_duckdb() -> None:
         DuckDBConnectionManager._ENV = None
 
 
-def dbt_build(settings: Settings, run_date: date, target: str | None = None) -> list[NodeResult]:
-    """``dbt build`` for ``run_date``; raises :class:`DbtBuildError` naming failed nodes."""
-    outcome = run_dbt(settings, ["build"], run_date, target)
+def dbt_build(
+    settings: Settings, run_date: date, target: str | None = None, build_args: list[str] = (), **options
+) -> list[NodeResult]:
+    """``dbt build`` for ``run_date``; raises :class:`DbtBuildError` naming failed nodes.
+
+    ``build_args`` (a selection, deferral) and ``options`` (see :func:`run_dbt`) serve
+    the hourly refresh; the daily run builds everything.
+    """
+    outcome = run_dbt(settings, ["build", *build_args], run_date, target, **options)
     results = [
         NodeResult(
             name=r.node.name,

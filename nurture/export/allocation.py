@@ -15,8 +15,10 @@ For each (segment, customer) it decides ``included`` or the first reason not to:
    ``window_days``, given out in segment priority order. Members who stay in a
    segment keep their place and use no new message.
 
-The result is kept per run date in ``exports.allocations``: re-running a date
-replaces its rows and reads only earlier dates, so it gives the same answer.
+The result is kept per run in ``exports.allocations`` (``run_hour`` is null for the
+daily run, the hour for an hourly refresh; see ``slot.py`` for their order):
+re-running a run replaces its rows and reads only earlier runs, so it gives the
+same answer. Hourly refreshes count against the frequency cap like daily runs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import duckdb
 
 from nurture.erasure import REQUESTS, ensure_requests, hash_sql
 from nurture.export.segments import Segment
+from nurture.export.slot import ORDER_SQL, RunSlot, order_value
 
 SCHEMA = "exports"
 ALLOCATIONS = f"{SCHEMA}.allocations"
@@ -60,8 +63,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""create table if not exists {ALLOCATIONS} (
             run_date date, segment varchar, channel varchar, customer_id bigint,
-            contact varchar, is_new boolean, status varchar)"""
+            contact varchar, is_new boolean, status varchar, run_hour integer)"""
     )
+    # Warehouses from before the hourly refresh: their rows are all daily runs.
+    con.execute(f"alter table {ALLOCATIONS} add column if not exists run_hour integer")
     ensure_requests(con)
 
 
@@ -80,17 +85,19 @@ def allocate(
     con: duckdb.DuckDBPyConnection,
     segments: list[Segment],
     audience: str,
-    run_date: date,
+    run: date | RunSlot,
     guards: Guards,
     current_consent: str | None = None,
 ) -> dict[tuple[str, str], int]:
-    """Allocate the run date's candidates into ``exports.allocations``.
+    """Allocate the run's candidates into ``exports.allocations`` (a date: the daily run).
 
     Returns the row counts by (segment, status). ``current_consent`` (customer_id,
     email, sms, push) is consent as known *now*: a re-run of an old date never
     includes someone who withdrew consent since (see ``stage.current_consent_sql``).
     """
     ensure_tables(con)
+    slot = RunSlot.of(run)
+    this_run = "run_date = $run_date and run_hour is not distinct from $run_hour::integer"
     consent = "case c.channel " + " ".join(f"when '{k}' then a.{v[0]}" for k, v in CHANNELS.items()) + " end"
     contact = "case c.channel " + " ".join(f"when '{k}' then {v[2]}" for k, v in CHANNELS.items()) + " end"
     holdout = holdout_bucket_sql(guards.holdout_seed, "c.customer_id")
@@ -100,17 +107,19 @@ def allocate(
             "case c.channel when 'email' then now.email when 'sms' then now.sms when 'push' then now.push end"
         )
         current_join = f"left join {current_consent} as now on now.customer_id = c.customer_id"
-    con.execute(f"delete from {ALLOCATIONS} where run_date = ?", [run_date])
+    run = {"run_date": slot.day, "run_hour": slot.hour}
+    con.execute(f"delete from {ALLOCATIONS} where {this_run}", run)
     con.execute(
         f"""
-        insert into {ALLOCATIONS}
+        insert into {ALLOCATIONS} by name
         with candidates as ({_candidates_sql(segments, guards)}),
+        runs as (select *, {ORDER_SQL} as run_order from {ALLOCATIONS}),
         latest as (
-            select segment, max(run_date) as run_date from {ALLOCATIONS} where run_date < $run_date
+            select segment, max(run_order) as run_order from runs where run_order < $run_order
             group by segment
         ),
         previous as (  -- each segment's members at its latest earlier run
-            select segment, customer_id from {ALLOCATIONS} join latest using (segment, run_date)
+            select segment, customer_id from runs join latest using (segment, run_order)
             where status = 'included'
         ),
         judged as (
@@ -139,10 +148,10 @@ def allocate(
                     then 'duplicate' end) as reason_before_cap
             from first_of_customer
         ),
-        history as (  -- new entries (messages) in the window's earlier days
-            select customer_id, count(*) as sent from {ALLOCATIONS}
+        history as (  -- new entries (messages) in the window's earlier runs
+            select customer_id, count(*) as sent from runs
             where status = 'included' and is_new
-                and run_date > $run_date - $window_days and run_date < $run_date
+                and run_date > $run_date - $window_days and run_order < $run_order
             group by customer_id
         ),
         capped as (
@@ -154,23 +163,25 @@ def allocate(
                 end as message_number
             from deduped as d left join history as h using (customer_id)
         )
-        select $run_date, segment, channel, customer_id, contact, is_new,
+        select $run_date as run_date, $run_hour::integer as run_hour, segment, channel, customer_id, contact,
+            is_new,
             coalesce(
                 reason_before_cap,
                 case when message_number > $max_messages then 'frequency_cap' end,
                 'included'
-            )
+            ) as status
         from capped
         order by segment, customer_id
         """,
-        {
-            "run_date": run_date,
+        run
+        | {
+            "run_order": order_value(slot),
             "holdout_bp": round(guards.holdout_share * 10_000),
             "window_days": guards.window_days,
             "max_messages": guards.max_messages,
         },
     )
     rows = con.execute(
-        f"select segment, status, count(*) from {ALLOCATIONS} where run_date = ? group by all", [run_date]
+        f"select segment, status, count(*) from {ALLOCATIONS} where {this_run} group by all", run
     ).fetchall()
     return {(segment, status): n for segment, status, n in rows}

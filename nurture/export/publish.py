@@ -1,6 +1,6 @@
 """Publish one segment to one destination from its staged rows.
 
-Reads ``_staging/dt=<date>/<segment>.parquet`` (never the warehouse), maps the
+Reads ``_staging/dt=<stamp>/<segment>.parquet`` (never the warehouse), maps the
 destination's fields, diffs against the destination's last successful snapshot
 (added / removed / changed), hands the result to the destination's writer, and
 only then saves the new snapshot and a sync-log entry. A crash before the end
@@ -26,6 +26,7 @@ from nurture.atomic import new_work_folder, swap_folder
 from nurture.export.config import Destination, ExportConfig
 from nurture.export.fields import FORMATS, select_list
 from nurture.export.http_push import Journal, push_batches
+from nurture.export.slot import RunSlot
 from nurture.export.stage import read_plan, staged_path
 from nurture.export.state import previous_members, save_members, state_dir, write_sync_log
 
@@ -142,16 +143,17 @@ def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dic
     return files
 
 
-def write_to(url: str, segment: str, run_date: date, delta: Delta, formats, manifest: dict) -> None:
-    """Write an export under ``<url>/<segment>/<date>/``: a local folder, or any fsspec URL.
+def write_to(url: str, segment: str, run: date | RunSlot, delta: Delta, formats, manifest: dict) -> None:
+    """Write an export under ``<url>/<segment>/<stamp>/``: a local folder, or any fsspec URL.
 
     Locally the folder is swapped in whole. An object store has no atomic rename:
     the files are built locally, uploaded, and ``manifest.json`` goes last (removed
     first), so a reader that trusts only a folder with a manifest never sees a mix.
     """
+    stamp = RunSlot.of(run).stamp
     if "://" not in url or url.startswith("file://"):
         write_files(
-            Path(url.removeprefix("file://")) / segment / run_date.isoformat(),
+            Path(url.removeprefix("file://")) / segment / stamp,
             segment,
             delta,
             formats,
@@ -163,9 +165,9 @@ def write_to(url: str, segment: str, run_date: date, delta: Delta, formats, mani
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(url)
-    remote = f"{root.rstrip('/')}/{segment}/{run_date.isoformat()}"
+    remote = f"{root.rstrip('/')}/{segment}/{stamp}"
     with tempfile.TemporaryDirectory(prefix="nurture-export-") as scratch:
-        local = Path(scratch) / run_date.isoformat()
+        local = Path(scratch) / stamp
         files = write_files(local, segment, delta, formats, manifest)
         if fs.exists(f"{remote}/manifest.json"):
             fs.rm(f"{remote}/manifest.json")
@@ -180,7 +182,7 @@ def publish_target(
     config: ExportConfig,
     segment: str,
     destination_name: str,
-    run_date: date,
+    run: date | RunSlot,
     run_id: str,
     data_interval_end: datetime,
     key: str = "customer_id",
@@ -190,15 +192,17 @@ def publish_target(
 ) -> dict:
     """Publish one segment to one destination; returns (and records) its sync-log entry."""
     started = time.perf_counter()
+    slot = RunSlot.of(run)
     destination = config.destinations[destination_name]
-    plan = read_plan(staging_root or exports_dir, run_date)
-    staged = staged_path(staging_root or exports_dir, run_date, segment)
-    previous = previous_members(exports_dir, destination.name, segment, run_date)
+    plan = read_plan(staging_root or exports_dir, slot)
+    staged = staged_path(staging_root or exports_dir, slot, segment)
+    previous = previous_members(exports_dir, destination.name, segment, slot)
     allocation = plan["allocation"].get(segment, {})
     delta = compute_delta(staged, destination, key, previous)
     entry = {
         "run_id": run_id,
-        "logical_date": run_date.isoformat(),
+        "logical_date": slot.day.isoformat(),
+        "run_hour": slot.hour,
         "segment": segment,
         "destination": destination.name,
         "considered": sum(allocation.values()),
@@ -217,7 +221,8 @@ def publish_target(
     manifest = {
         "segment": segment,
         "destination": destination.name,
-        "logical_date": run_date.isoformat(),
+        "logical_date": slot.day.isoformat(),
+        "run_hour": slot.hour,
         "data_interval_end": data_interval_end.isoformat(),
         "run_id": run_id,
         "delta_against": previous.stem.removeprefix("dt=") if previous else None,
@@ -226,7 +231,7 @@ def publish_target(
     if destination.type in ("files", "hashed_audience"):
         formats = destination.formats if destination.type == "files" else ("csv",)
         extra = {"hashing": "sha256"} if destination.type == "hashed_audience" else {}
-        write_to(destination.url, segment, run_date, delta, formats, manifest | extra)
+        write_to(destination.url, segment, slot, delta, formats, manifest | extra)
         entry["sent"] = delta.rows.num_rows
     else:
         from nurture.connections import http_endpoint
@@ -237,7 +242,7 @@ def publish_target(
         size = destination.batch_size
         batches = [("upsert", upserts[i : i + size]) for i in range(0, len(upserts), size)]
         batches += [("remove", removes[i : i + size]) for i in range(0, len(removes), size)]
-        journal = Journal(state_dir(exports_dir) / "push" / destination.name / segment / f"{run_date}.log")
+        journal = Journal(state_dir(exports_dir) / "push" / destination.name / segment / f"{slot}.log")
         try:
             pushed = push_batches(
                 base_url,
@@ -246,17 +251,17 @@ def publish_target(
                 batches,
                 journal,
                 destination.name,
-                run_date.isoformat(),
+                slot.stamp,
                 max_retries=destination.max_retries,
             )
         except Exception:
             entry |= {"status": "failed", "failed": len(upserts) + len(removes)}
             entry["duration_s"] = round(time.perf_counter() - started, 3)
-            write_sync_log(exports_dir, run_date, entry)
+            write_sync_log(exports_dir, slot, entry)
             raise
         entry["sent"] = pushed.sent_rows
-    save_members(exports_dir, destination.name, segment, run_date, delta.members)
+    save_members(exports_dir, destination.name, segment, slot, delta.members)
     entry["duration_s"] = round(time.perf_counter() - started, 3)
-    write_sync_log(exports_dir, run_date, entry)
+    write_sync_log(exports_dir, slot, entry)
     log.info("published %s to %s: %s", segment, destination.name, entry)
     return entry

@@ -27,14 +27,15 @@ class Segment:
         return self.model.removeprefix("seg_")
 
 
-def discover_segments(manifest: Path) -> list[Segment]:
-    """Every model tagged ``segment`` in the dbt manifest, sorted by name."""
+def discover_segments(manifest: Path, also_tagged: str | None = None) -> list[Segment]:
+    """Every model tagged ``segment`` (and ``also_tagged``) in the dbt manifest, sorted by name."""
     if not manifest.exists():
         raise FileNotFoundError(f"dbt manifest not found at {manifest}: run the dbt build first")
     nodes = json.loads(manifest.read_text())["nodes"].values()
     segments = []
     for node in nodes:
-        if node["resource_type"] != "model" or SEGMENT_TAG not in node.get("tags", []):
+        tags = node.get("tags", [])
+        if node["resource_type"] != "model" or SEGMENT_TAG not in tags or also_tagged not in (None, *tags):
             continue
         meta = node.get("config", {}).get("meta") or node.get("meta", {})
         segments.append(

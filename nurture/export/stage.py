@@ -3,9 +3,10 @@
 This is the one export step that opens the warehouse. It allocates every
 segment's candidates (``allocation.py``), keeps the included rows, applies the
 audience-size guard, runs the export suite on exactly the rows that will be
-published, and writes ``<exports>/_staging/dt=<date>/<segment>.parquet`` plus
+published, and writes ``<exports>/_staging/dt=<stamp>/<segment>.parquet`` plus
 ``plan.json`` (the segment × destination targets, and each segment's allocation
-counts). The publishing tasks then read only those files.
+counts). The publishing tasks then read only those files. A run is a day, or an
+hour of a day for the hourly refresh (``slot.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nurture.config import Settings
 from nurture.export.allocation import ALLOCATIONS, CHANNELS, allocate
 from nurture.export.config import ExportConfig, SizeGuard
 from nurture.export.segments import Segment, discover_segments
+from nurture.export.slot import ORDER_SQL, RunSlot, order_value
 from nurture.transform import manifest_path
 from nurture.warehouse import model_relation
 
@@ -34,32 +36,37 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Plan:
-    run_date: date
+    slot: RunSlot
     targets: list[dict] = field(default_factory=list)  # {"segment", "destination"}
     allocation: dict[str, dict[str, int]] = field(default_factory=dict)  # segment -> status -> rows
     held_back: dict[str, str] = field(default_factory=dict)  # segment -> why (size guard)
     size_warnings: dict[str, str] = field(default_factory=dict)
 
 
-def staging_dir(exports_dir: Path, run_date: date) -> Path:
-    return exports_dir / "_staging" / f"dt={run_date.isoformat()}"
+def staging_dir(exports_dir: Path, run: date | RunSlot) -> Path:
+    return exports_dir / "_staging" / f"dt={RunSlot.of(run).stamp}"
 
 
-def staged_path(exports_dir: Path, run_date: date, segment: str) -> Path:
-    return staging_dir(exports_dir, run_date) / f"{segment}.parquet"
+def staged_path(exports_dir: Path, run: date | RunSlot, segment: str) -> Path:
+    return staging_dir(exports_dir, run) / f"{segment}.parquet"
 
 
-def _included_sql(segment: Segment, run_date: date) -> str:
+def _this_run_sql(slot: RunSlot) -> str:
+    hour = "null" if slot.hour is None else str(slot.hour)
+    return f"run_date = '{slot.day.isoformat()}' and run_hour is not distinct from {hour}"
+
+
+def _included_sql(segment: Segment, slot: RunSlot) -> str:
     return f"""
         select s.* from "{segment.schema}"."{segment.model}" as s
-        semi join {ALLOCATIONS} as a
+        semi join (select * from {ALLOCATIONS} where {_this_run_sql(slot)}) as a
             on a.customer_id = s."{segment.key}" and a.segment = '{segment.name}'
-            and a.run_date = '{run_date.isoformat()}' and a.status = 'included'
+            and a.status = 'included'
         order by s."{segment.key}"
     """
 
 
-def _check_frame(con, segment: Segment, audience: str, run_date: date) -> pd.DataFrame:
+def _check_frame(con, segment: Segment, audience: str, slot: RunSlot) -> pd.DataFrame:
     """The included rows as the export suite sees them: key, channel consent, address."""
     consent, address, _ = CHANNELS[segment.channel]
     contact = f"a.{address}"
@@ -67,24 +74,27 @@ def _check_frame(con, segment: Segment, audience: str, run_date: date) -> pd.Dat
         select s."{segment.key}" as customer_id, coalesce(a.{consent}, false) as has_channel_consent,
             {contact} as contact,
             count(*) over () * 1.0 / (select count(*) from {audience}) as audience_share
-        from ({_included_sql(segment, run_date)}) as s
+        from ({_included_sql(segment, slot)}) as s
         left join {audience} as a on a.customer_id = s."{segment.key}"
         order by 1
     """).df()
 
 
-def _size_change(con, segment: Segment, run_date: date) -> tuple[int, int | None]:
-    """(rows included today, rows included at the segment's previous run or None)."""
-
-    def included(day) -> int:
-        query = (
-            f"select count(*) from {ALLOCATIONS} where segment = ? and run_date = ? and status = 'included'"
-        )
-        return con.execute(query, [segment.name, day]).fetchall()[0][0]
-
-    query = f"select max(run_date) from {ALLOCATIONS} where segment = ? and run_date < ?"
-    [(previous,)] = con.execute(query, [segment.name, run_date]).fetchall()
-    return included(run_date), (included(previous) if previous else None)
+def _size_change(con, segment: Segment, slot: RunSlot) -> tuple[int, int | None]:
+    """(rows included at this run, rows included at the segment's previous run or None)."""
+    query = f"""
+        with runs as (
+            select {ORDER_SQL} as run_order, status from {ALLOCATIONS} where segment = ?
+        ),
+        previous as (select max(run_order) as run_order from runs where run_order < ?)
+        select count(*) filter (where run_order = ?),
+            case when (select run_order from previous) is not null
+                then count(*) filter (where run_order = (select run_order from previous)) end
+        from runs where status = 'included'
+    """
+    now = order_value(slot)
+    [(today, before)] = con.execute(query, [segment.name, now, now]).fetchall()
+    return today, before
 
 
 def size_swing(today: int, before: int | None, guard: SizeGuard) -> str | None:
@@ -135,22 +145,26 @@ def current_consent_sql(raw_dir: Path) -> str | None:
 def stage_exports(
     settings: Settings,
     config: ExportConfig,
-    run_date: date,
+    run: date | RunSlot,
     run_id: str,
     dry_run: bool = False,
     staging_root: Path | None = None,
+    segments: list[Segment] | None = None,
 ) -> Plan:
     """Allocate, guard, check and stage every segment; returns the plan for the publishers.
 
     ``dry_run`` allocates inside a transaction that is rolled back and stages under
     ``staging_root`` (a scratch folder), so nothing the pipeline keeps changes.
+    ``segments`` defaults to every segment of the daily build (the hourly refresh
+    passes its own); the audience is always the daily build's.
     """
     root = staging_root or settings.exports_dir
     from nurture.quality.checks import check_export_frames
 
-    segments = discover_segments(manifest_path(settings))
+    slot = RunSlot.of(run)
+    segments = discover_segments(manifest_path(settings)) if segments is None else segments
     audience = model_relation(settings, "dim_customer_audience")
-    plan = Plan(run_date)
+    plan = Plan(slot)
     frames = {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.begin()
@@ -158,20 +172,20 @@ def stage_exports(
         if consent_now:
             con.execute(f"create temp view current_consent as {consent_now}")
         current = "current_consent" if consent_now else None
-        counts = allocate(con, segments, audience, run_date, config.guards, current)
+        counts = allocate(con, segments, audience, slot, config.guards, current)
         for (segment, status), rows in sorted(counts.items()):
             plan.allocation.setdefault(segment, {})[status] = rows
         for segment in segments:
             guard = config.size_guard_for(segment.name, segment.meta)
-            if why := size_swing(*_size_change(con, segment, run_date), guard):
+            if why := size_swing(*_size_change(con, segment, slot), guard):
                 target = plan.held_back if guard.severity == "blocking" else plan.size_warnings
                 target[segment.name] = why
                 log.warning("audience size guard (%s): %s %s", guard.severity, segment.name, why)
             if segment.name in plan.held_back:
                 continue
-            frames[segment.model] = _check_frame(con, segment, audience, run_date)
-            staged = con.sql(_included_sql(segment, run_date)).to_arrow_table()
-            replace_file(staged_path(root, run_date, segment.name), partial(pq.write_table, staged))
+            frames[segment.model] = _check_frame(con, segment, audience, slot)
+            staged = con.sql(_included_sql(segment, slot)).to_arrow_table()
+            replace_file(staged_path(root, slot, segment.name), partial(pq.write_table, staged))
             plan.targets += [
                 {"segment": segment.name, "destination": d.name}
                 for d in config.destinations_for(segment.meta)
@@ -181,20 +195,21 @@ def stage_exports(
         else:
             con.commit()
     if not dry_run:
-        check_export_frames(settings, frames, run_date, run_id)  # raises on a blocking failure
+        check_export_frames(settings, frames, slot.day, run_id)  # raises on a blocking failure
     body = {
-        "run_date": run_date.isoformat(),
+        "run_date": slot.day.isoformat(),
+        "run_hour": slot.hour,
         "run_id": run_id,
         "targets": plan.targets,
         "allocation": plan.allocation,
         "held_back": plan.held_back,
         "size_warnings": plan.size_warnings,
     }
-    path = staging_dir(root, run_date) / "plan.json"
+    path = staging_dir(root, slot) / "plan.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
     return plan
 
 
-def read_plan(exports_dir: Path, run_date: date) -> dict:
-    return json.loads((staging_dir(exports_dir, run_date) / "plan.json").read_text())
+def read_plan(exports_dir: Path, run: date | RunSlot) -> dict:
+    return json.loads((staging_dir(exports_dir, run) / "plan.json").read_text())

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from nurture.config import Settings
+from nurture.export.slot import RunSlot
 from nurture.export.stage import read_plan
 from nurture.export.state import read_sync_log
 
@@ -20,6 +21,7 @@ SYNC_LOG = "exports.sync_log"
 COLUMNS = {
     "run_id": "varchar",
     "logical_date": "date",
+    "run_hour": "integer",  # null: the daily run; else the hourly refresh of that hour
     "segment": "varchar",
     "destination": "varchar",
     "status": "varchar",  # success / failed / held_back / dry_run
@@ -40,31 +42,34 @@ COLUMNS = {
 }
 
 
-def record_sync_log(settings: Settings, run_date: date, run_id: str) -> list[dict]:
+def record_sync_log(settings: Settings, run: date | RunSlot, run_id: str) -> list[dict]:
     """Replace this run's rows in ``exports.sync_log`` with its entries; returns them.
 
     A run stopped before staging (a blocking quality gate) has nothing to record.
     """
+    slot = RunSlot.of(run)
     try:
-        plan = read_plan(settings.exports_dir, run_date)
+        plan = read_plan(settings.exports_dir, slot)
     except FileNotFoundError:
         return []
     if plan["run_id"] != run_id:
         return []
-    entries = [e for e in read_sync_log(settings.exports_dir, run_date) if e["run_id"] == run_id]
+    entries = [e for e in read_sync_log(settings.exports_dir, slot) if e["run_id"] == run_id]
     for segment, why in sorted(plan.get("held_back", {}).items()):
         held = {"segment": segment, "destination": "*", "status": "held_back", "size_warning": why}
-        entries.append({"run_id": run_id, "logical_date": run_date.isoformat()} | held)
+        entries.append({"run_id": run_id, "logical_date": slot.day.isoformat(), "run_hour": slot.hour} | held)
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [{c: e.get(c) for c in COLUMNS} | {"recorded_at": now} for e in entries]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     definition = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
-    typed = ", ".join(f"{c}::{t}" for c, t in COLUMNS.items())
+    typed = ", ".join(f"{c}::{t} as {c}" for c, t in COLUMNS.items())
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create schema if not exists exports")
         con.execute(f"create table if not exists {SYNC_LOG} ({definition})")
-        con.execute(f"delete from {SYNC_LOG} where logical_date = ? and run_id = ?", [run_date, run_id])
+        # Sync logs from before the hourly refresh: their rows are all daily runs.
+        con.execute(f"alter table {SYNC_LOG} add column if not exists run_hour integer")
+        con.execute(f"delete from {SYNC_LOG} where logical_date = ? and run_id = ?", [slot.day, run_id])
         if len(frame):
             con.register("entries", frame)
-            con.execute(f"insert into {SYNC_LOG} select {typed} from entries")
+            con.execute(f"insert into {SYNC_LOG} by name select {typed} from entries")
     return entries

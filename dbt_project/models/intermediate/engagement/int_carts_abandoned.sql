@@ -1,8 +1,8 @@
--- Carts left without checking out, as of the end of the run date (the data interval
--- end, run_date + 1 day at 00:00 UTC). Idle time runs from the cart's last change
--- (updated_at). Thresholds compare timestamps, not hour counts, so "idle for at least
--- 1 hour" means exactly that on every engine.
-{%- set as_of_at = 'cast(' ~ dbt.dateadd('day', 1, run_date()) ~ ' as timestamp)' %}
+-- Carts left without checking out, as of the data interval's end (as_of_at(): the end of
+-- the run date, or of the hour for the hourly refresh). Idle time runs from the cart's
+-- last change (updated_at). Thresholds compare timestamps, not hour counts, so "idle for
+-- at least 1 hour" means exactly that on every engine.
+{%- set as_of_at = as_of_at() %}
 
 with
 

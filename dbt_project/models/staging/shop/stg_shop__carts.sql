@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('shop', 'carts') }}
     where dt <= {{ run_date() }}
+        -- the hourly refresh sees the day only up to its hour (a no-op for the daily run)
+        and updated_at < {{ as_of_at() }}
 
 ),
 
