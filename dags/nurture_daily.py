@@ -72,8 +72,11 @@ from nurture.run_log import on_failure, on_success
     max_active_runs=1,
     tags=["nurture", "daily"],
     doc_md=__doc__,
-    # Every task's outcome goes to the run record; a final failure also alerts.
-    default_args=default_args(on_success_callback=on_success, on_failure_callback=on_failure),
+    # Every task's outcome goes to the run record; a final failure also alerts. In the
+    # shared pool, a daily task outranks any hourly one (weight 1).
+    default_args=default_args(
+        on_success_callback=on_success, on_failure_callback=on_failure, priority_weight=10
+    ),
     # The run must be done this long after it was queued, or the triggerer alerts.
     deadline=deadline("nurture_daily_deadline", "NURTURE_DEADLINE_HOURS", 3),
 )

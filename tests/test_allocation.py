@@ -4,7 +4,7 @@ frequency cap, day after day."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -13,6 +13,7 @@ from nurture.erasure import REQUESTS, customer_hash
 from nurture.export.allocation import ALLOCATIONS, Guards, allocate
 from nurture.export.config import SizeGuard
 from nurture.export.segments import Segment
+from nurture.export.slot import RunSlot, latest_before
 from nurture.export.stage import size_swing
 
 DAY = date(2025, 6, 1)
@@ -93,6 +94,54 @@ def test_the_frequency_cap_gives_messages_in_priority_order_and_rolls_over_the_w
         [later, later],
     ).fetchall()
     assert max(n for _, n in new_in_window) <= guards.max_messages
+
+
+def test_an_hourly_refresh_sits_between_daily_runs_and_counts_against_the_cap(warehouse):
+    first, second, third = SEGMENTS[:3]
+    guards = Guards(holdout_share=0, max_messages=2, priority=("first", "second", "third"))
+    consenting = {c for c in CUSTOMERS if c % 10}
+    # Day 1: "first" has customers 1-100 (2 messages each with "second"), the rest get 1.
+    warehouse.execute("delete from seg_first where customer_id > 100")
+    allocate(warehouse, [first, second], "dim_customer_audience", DAY, guards)
+    # Day 2, 14:00: customers 101-200 join "first" (their 2nd message in the window).
+    day, hour = DAY + timedelta(days=1), RunSlot(DAY + timedelta(days=1), 14)
+    warehouse.execute("insert into seg_first select i from range(101, 201) as t(i)")
+    allocate(warehouse, [first], "dim_customer_audience", hour, guards)
+    hourly = dict(
+        warehouse.execute(
+            f"select customer_id, is_new from {ALLOCATIONS} where run_hour = 14 and status = 'included'"
+        ).fetchall()
+    )
+    assert {c for c, new in hourly.items() if new} == set(range(101, 201)) & consenting
+    assert {c for c, new in hourly.items() if not new} == set(range(1, 101)) & consenting
+
+    # Day 2's daily run comes after its hour: who joined at 14:00 is no new entry, and the
+    # 14:00 message counts in the window, so "third" fits only for customers 201-400.
+    allocate(warehouse, [first, second, third], "dim_customer_audience", day, guards)
+    new_entries = warehouse.execute(
+        f"select segment, count(*) from {ALLOCATIONS} where run_date = ? and run_hour is null "
+        "and is_new and status = 'included' group by 1",
+        [day],
+    ).fetchall()
+    assert new_entries == [("third", len(set(range(201, 401)) & consenting))]
+    capped = {c for c, s in statuses(warehouse, day, "third").items() if s == "frequency_cap"}
+    assert capped == set(range(1, 201)) & consenting
+    assert allocate(warehouse, [first], "dim_customer_audience", hour, guards) == {
+        ("first", "included"): len(hourly), ("first", "no_consent"): 20,
+    }, "re-running the hour replaces only its own rows"  # fmt: skip
+
+
+def test_run_slots_order_the_daily_run_after_its_hours():
+    day = date(2025, 6, 1)
+    stamps = ["2025-06-01T23", "2025-06-01", "2025-05-31", "2025-06-01T00", "2025-06-02T00"]
+    ordered = sorted(stamps, key=lambda s: RunSlot.parse(s).order)
+    assert ordered == ["2025-05-31", "2025-06-01T00", "2025-06-01T23", "2025-06-01", "2025-06-02T00"]
+    assert latest_before(stamps, RunSlot(day)) == "2025-06-01T23"
+    assert latest_before(stamps, RunSlot(day, 0)) == "2025-05-31"
+    assert latest_before(stamps, RunSlot(date(2025, 5, 31))) is None
+    assert RunSlot(day, 14).as_of == datetime(2025, 6, 1, 15) and RunSlot(day).as_of == datetime(2025, 6, 2)
+    with pytest.raises(ValueError, match="run stamp"):
+        RunSlot.parse("2025-06-01T5")
 
 
 def test_duplicates_by_normalised_email_and_erased_customers_are_dropped(warehouse):

@@ -4,6 +4,7 @@ follows the house rules (tags, owner, retries, docs, pool, no heavy imports)."""
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import pytest
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "numpy", "sqlalchemy"}
 WAREHOUSE_TASKS = {
-    "extract.apply_erasures", "extract.validate_raw", "transform.dbt_build", "transform.predict_value",
-    "check.validate_marts", "export.stage_exports", "export.record_sync_log", "record_run",
+    "extract.shop_tables", "extract.apply_erasures", "extract.validate_raw", "transform.dbt_build",
+    "transform.predict_value", "check.validate_marts", "export.stage_exports", "export.record_sync_log",
+    "record_run",
 }  # fmt: skip
 
 
@@ -31,7 +33,7 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "nurture_daily" in dagbag.dags
+    assert set(dagbag.dags) == {"nurture_daily", "nurture_hourly_carts"}
 
 
 def test_every_dag_is_documented_tagged_owned_and_retried(dagbag):
@@ -52,6 +54,24 @@ def test_warehouse_tasks_share_the_one_slot_pool(dagbag):
     pools = {t.task_id: t.pool for t in dag.tasks}
     for task_id in WAREHOUSE_TASKS:
         assert pools[task_id] == "nurture_warehouse"
+
+
+def test_hourly_refresh_shares_the_pool_and_yields_to_the_daily_run(dagbag):
+    dag = dagbag.dags["nurture_hourly_carts"]
+    assert dag.timetable.expression == "0 * * * *"
+    assert dag.max_active_runs == 1 and not dag.catchup, "a missed hour is covered by the next one"
+    assert dag.dagrun_timeout.total_seconds() < 3600, "an hour's run never runs into the next"
+    daily = dagbag.dags["nurture_daily"]
+    for task in dag.tasks:
+        if task.task_id != "publish":
+            assert task.pool == "nurture_warehouse", task.task_id
+        assert task.weight_rule == "absolute" and task.priority_weight == 1, task.task_id
+    assert all(t.priority_weight >= 10 for t in daily.tasks), "a waiting daily task goes first"
+    chain = ["shop_tables", "apply_erasures", "dbt_build", "stage_exports", "publish", "record_sync_log"]
+    for before, after in itertools.pairwise(chain):
+        assert {t.task_id for t in dag.get_task(after).upstream_list} == {before}
+    assert dag.get_task("record_sync_log").trigger_rule == "all_done"
+    assert [o.name for o in dag.get_task("publish").outlets] == ["nurture_exports"]
 
 
 def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
@@ -96,7 +116,8 @@ def test_no_heavy_imports_at_dag_top_level(path):
     assert not top_level & HEAVY_MODULES, f"heavy imports at top level: {top_level & HEAVY_MODULES}"
 
 
-def test_dag_file_does_not_load_heavy_modules_when_parsed(tmp_path):
+@pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_dag_file_does_not_load_heavy_modules_when_parsed(tmp_path, path):
     """Parsing must stay cheap: the DAG file loads no heavy library beyond what Airflow itself loads."""
     code = (
         "import sys, runpy, airflow.sdk; "
@@ -107,7 +128,7 @@ def test_dag_file_does_not_load_heavy_modules_when_parsed(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
     env["AIRFLOW_HOME"] = str(tmp_path)
     out = subprocess.run(
-        [sys.executable, "-c", code, str(DAGS_DIR / "nurture_daily.py")],
+        [sys.executable, "-c", code, str(path)],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert out.stdout.strip().splitlines()[-1] == "[]"
