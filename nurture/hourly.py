@@ -67,14 +67,12 @@ def transform(settings: Settings, slot: RunSlot, run_id: str | None = None) -> l
             f"no daily build to refresh (no {daily / 'manifest.json'}): run nurture_daily"
         )
     pipeline.load_warehouse(settings, day_start(slot), slot.as_of)
+    # Unit tests check the models' logic at fixed dates: the daily build runs them.
+    select = ["--select", f"tag:{HOURLY_TAG}", "--exclude-resource-type", "unit_test"]
     results = dbt_build(
         settings,
         slot.day,
-        # Unit tests check the models' logic at fixed dates: the daily build runs them.
-        build_args=[
-            "--select", f"tag:{HOURLY_TAG}", "--exclude-resource-type", "unit_test",
-            "--defer", "--favor-state", "--state", str(daily),
-        ],  # fmt: skip
+        build_args=[*select, "--defer", "--favor-state", "--state", str(daily)],
         extra_vars={"run_hour": slot.hour, "schema_suffix": SCHEMA_SUFFIX},
         target_path=hourly_target(settings),
     )
