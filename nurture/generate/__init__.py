@@ -48,11 +48,14 @@ def generate_shop(
     customers: int = 2_000,
     days: int = 365,
     end: date = DEFAULT_END_DATE,
+    activity: float = 1.0,
     progress=None,
 ) -> GeneratedShop:
     """Build the shop database and one gzipped JSON-lines log per day.
 
-    ``progress`` is an optional callable taking a step description.
+    ``activity`` scales how often customers buy (1: the demo's shop; the benchmark's
+    shops buy about ten times a year). ``progress`` is an optional callable taking a
+    step description.
     """
     step = progress or (lambda _msg: None)
     rng = np.random.default_rng(seed)
@@ -61,7 +64,7 @@ def generate_shop(
     step("customers and products")
     products = make_products(rng, calendar)
     people = make_customers(rng, calendar, customers)
-    traits = purchase_behaviour(rng, customers)
+    traits = purchase_behaviour(rng, customers, activity)
     step("orders (buy-till-you-die)")
     orders, items = make_orders(rng, calendar, people, traits, products)
     carts = make_carts(rng, calendar, people, traits, orders, items)

@@ -21,14 +21,18 @@ PROMO_RATES = np.array([0.15, 0.10, 0.20, 0.05, 0.25])
 MAX_CANDIDATES = 400
 
 
-def purchase_behaviour(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    """Per-customer latent traits: buyer or not, purchase rate per day, dropout chance."""
-    rate = rng.gamma(shape=0.9, scale=0.016, size=n)
+def purchase_behaviour(rng: np.random.Generator, n: int, activity: float = 1.0) -> pd.DataFrame:
+    """Per-customer latent traits: buyer or not, purchase rate per day, dropout chance.
+
+    ``activity`` scales every purchase rate (and so carts, sessions and opens) and
+    divides the dropout chance: the benchmark's busier shops; 1 is the demo's.
+    """
+    rate = rng.gamma(shape=0.9, scale=0.016 * activity, size=n)
     return pd.DataFrame(
         {
             "is_buyer": rng.random(n) < 0.7,
             "rate": rate,
-            "dropout": rng.beta(1.2, 3.0, size=n),
+            "dropout": rng.beta(1.2, 3.0, size=n) / activity,
             "favourite": rng.integers(len(CATEGORIES), size=n),
         }
     )
