@@ -23,6 +23,13 @@ def _latest(raw: Path, dataset: str, run_date: date, keys: list[str], columns: l
     return frame.drop_duplicates(keys, keep="last")
 
 
+def run_pandas(raw: Path, run_date: date, out: Path) -> None:
+    """Compute and keep the results as Parquet (beside the floor's)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in compute(raw, run_date, date.fromisoformat(RULES["history_start_date"])).items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+
+
 def compute(raw: Path, run_date: date, history_start: date, rules: dict = RULES) -> dict[str, pd.DataFrame]:
     today = pd.Timestamp(run_date)
     order_columns = ["order_id", "customer_id", "ordered_at", "status", "currency", "total"]

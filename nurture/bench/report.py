@@ -12,7 +12,10 @@ GB = 1024.0
 
 
 def agreement(home: Path, warehouse: Path) -> dict[str, dict[str, int]]:
-    """Rows where each baseline disagrees with the pipeline's marts (0 everywhere: same results)."""
+    """Rows where each baseline disagrees with the pipeline's marts (0 everywhere: same results).
+    A row missing on either side counts as a disagreement."""
+    from nurture.bench.stages import results_dir
+
     checks = {
         "lifecycle": (
             "select customer_id, lifecycle_stage from dim_customers",
@@ -34,7 +37,7 @@ def agreement(home: Path, warehouse: Path) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for baseline in ("floor", "pandas"):
-            folder = home / "bench" / baseline
+            folder = results_dir(home, baseline)
             if not folder.exists():
                 continue
             out[baseline] = {}

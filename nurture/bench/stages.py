@@ -126,36 +126,22 @@ def core_pipeline(settings: Settings, params: dict) -> dict:
 
 
 def floor(settings: Settings, params: dict) -> dict:
-    import duckdb
+    from nurture.bench.floor import run_floor
 
-    from nurture.bench.rules import RULES
-
-    sql = (Path(__file__).parent / "floor.sql").read_text()
-    start = RULES["history_start_date"]
-    sql = sql.format(raw=settings.raw_dir, run_date=END.isoformat(), history_start=start, **RULES)
-    out = _results_dir(settings, "floor")
-    with duckdb.connect() as con:
-        con.execute(sql)
-        for name in ("lifecycle", "rfm", "crr"):
-            con.execute(f"copy {name} to '{out / name}.parquet' (format parquet)")
+    run_floor(settings.raw_dir, END, results_dir(settings.home, "floor"))
     return {}
 
 
 def pandas(settings: Settings, params: dict) -> dict:
-    from nurture.bench.pandas_baseline import compute
-    from nurture.bench.rules import RULES
+    from nurture.bench.pandas_baseline import run_pandas
 
-    out = _results_dir(settings, "pandas")
-    results = compute(settings.raw_dir, END, date.fromisoformat(RULES["history_start_date"]))
-    for name, frame in results.items():
-        frame.to_parquet(out / f"{name}.parquet", index=False)
+    run_pandas(settings.raw_dir, END, results_dir(settings.home, "pandas"))
     return {}
 
 
-def _results_dir(settings: Settings, name: str) -> Path:
-    folder = settings.home / "bench" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def results_dir(home: Path, baseline: str) -> Path:
+    """Where a baseline leaves its results for the comparison with the marts."""
+    return home / "bench" / baseline
 
 
 STAGES: dict[str, Callable[[Settings, dict], dict]] = {
