@@ -94,42 +94,112 @@ purchase_facts as (
 
 ),
 
-customer_days as (
+-- What a customer's purchase history looks like changes only on a purchase day and
+-- on the day a purchase leaves the 365-day window: one row per such change, with the
+-- history from that day on (running sums and maxima over the changes so far).
+changes as (
+
+    select customer_id, purchase_date as change_date, paid_orders as added, paid_orders as entered,
+        0 as expired, purchase_date, is_reactivation
+    from purchase_facts
+
+    union all
+
+    select customer_id, {{ dbt.dateadd('day', 365, 'purchase_date') }} as change_date, 0 as added,
+        0 as entered, paid_orders as expired, cast(null as date) as purchase_date, false as is_reactivation
+    from purchase_facts
+
+),
+
+change_days as (
+
+    select
+        customer_id,
+        cast(change_date as date) as change_date,
+        sum(added) as added,
+        sum(entered) - sum(expired) as window_change,
+        max(purchase_date) as purchase_date,
+        max(case when is_reactivation then purchase_date end) as reactivation_date
+
+    from changes
+    group by customer_id, cast(change_date as date)
+
+),
+
+-- A spell: from one change to the next (exclusive), the history holds still.
+spells as (
+
+    select
+        customer_id,
+        change_date as valid_from,
+        coalesce(
+            lead(change_date) over (partition by customer_id order by change_date),
+            cast({{ dbt.dateadd('day', 1, run_date()) }} as date)
+        ) as valid_to,
+        min(purchase_date) over (partition by customer_id) as first_purchase_date,
+        max(purchase_date) over (
+            partition by customer_id order by change_date rows between unbounded preceding and current row
+        ) as last_purchase_date,
+        sum(added) over (
+            partition by customer_id order by change_date rows between unbounded preceding and current row
+        ) as paid_orders,
+        sum(window_change) over (
+            partition by customer_id order by change_date rows between unbounded preceding and current row
+        ) as paid_orders_last_365d,
+        max(reactivation_date) over (
+            partition by customer_id order by change_date rows between unbounded preceding and current row
+        ) as last_reactivation_date
+
+    from change_days
+
+),
+
+-- Each customer's days: before the first purchase (a prospect), then each spell's days.
+-- Joining days to spells by range costs one row per customer-day, not one per
+-- customer-day and earlier purchase.
+history as (
 
     select
         customers.customer_id,
-        days.as_of_date
+        days.as_of_date,
+        cast(null as date) as first_purchase_date,
+        cast(null as date) as last_purchase_date,
+        0 as paid_orders,
+        0 as paid_orders_last_365d,
+        cast(null as date) as last_reactivation_date
 
     from customers
 
     inner join days
         on days.as_of_date >= customers.signed_up_date
 
-),
+    left join (select customer_id, min(valid_from) as first_change from spells group by customer_id) as firsts
+        on firsts.customer_id = customers.customer_id
 
--- What each customer's purchase history looks like on each day.
-history as (
+    where firsts.first_change is null or days.as_of_date < firsts.first_change
+
+    union all
 
     select
-        customer_days.customer_id,
-        customer_days.as_of_date,
-        min(purchase_facts.purchase_date) as first_purchase_date,
-        max(purchase_facts.purchase_date) as last_purchase_date,
-        coalesce(sum(purchase_facts.paid_orders), 0) as paid_orders,
-        coalesce(sum(case
-            when {{ dbt.datediff('purchase_facts.purchase_date', 'customer_days.as_of_date', 'day') }} < 365
-                then purchase_facts.paid_orders
-        end), 0) as paid_orders_last_365d,
-        max(case when purchase_facts.is_reactivation then purchase_facts.purchase_date end)
-            as last_reactivation_date
+        customer_spells.customer_id,
+        days.as_of_date,
+        customer_spells.first_purchase_date,
+        customer_spells.last_purchase_date,
+        customer_spells.paid_orders,
+        customer_spells.paid_orders_last_365d,
+        customer_spells.last_reactivation_date
 
-    from customer_days
+    from (
+        select spells.*, customers.signed_up_date
+        from spells
+        inner join customers
+            on customers.customer_id = spells.customer_id
+    ) as customer_spells
 
-    left join purchase_facts
-        on purchase_facts.customer_id = customer_days.customer_id
-        and purchase_facts.purchase_date <= customer_days.as_of_date
-
-    group by customer_days.customer_id, customer_days.as_of_date
+    inner join days
+        on days.as_of_date >= customer_spells.valid_from
+        and days.as_of_date < customer_spells.valid_to
+        and days.as_of_date >= customer_spells.signed_up_date
 
 ),
 
