@@ -52,9 +52,8 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
 from nurture.dag_support import (
-    END_DATE,
     EXPORTS_ALIAS,
-    START_DATE,
+    SCHEDULE_DEFAULTS,
     WAREHOUSE_POOL,
     deadline,
     default_args,
@@ -66,10 +65,7 @@ from nurture.run_log import on_failure, on_success
 @dag(
     dag_id="nurture_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=START_DATE,
-    end_date=END_DATE,
-    catchup=False,
-    max_active_runs=1,
+    **SCHEDULE_DEFAULTS,
     tags=["nurture", "daily"],
     doc_md=__doc__,
     # Every task's outcome goes to the run record; a final failure also alerts. In the

@@ -39,9 +39,8 @@ from datetime import timedelta
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from nurture.dag_support import (
-    END_DATE,
     EXPORTS_ALIAS,
-    START_DATE,
+    SCHEDULE_DEFAULTS,
     WAREHOUSE_POOL,
     deadline,
     default_args,
@@ -53,10 +52,7 @@ from nurture.run_log import on_failure, on_success
 @dag(
     dag_id="nurture_hourly_carts",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=START_DATE,
-    end_date=END_DATE,
-    catchup=False,
-    max_active_runs=1,
+    **SCHEDULE_DEFAULTS,
     dagrun_timeout=timedelta(minutes=55),
     tags=["nurture", "hourly", "abandoned_cart"],
     doc_md=__doc__,

@@ -27,6 +27,11 @@ END_DATE = (
 )
 
 
+# Both DAGs: the shop's calendar, no catch-up (a missed run is re-run or backfilled on
+# purpose), one run at a time so runs stay in order.
+SCHEDULE_DEFAULTS = {"start_date": START_DATE, "end_date": END_DATE, "catchup": False, "max_active_runs": 1}
+
+
 def default_args(**overrides) -> dict:
     """Retries with exponential backoff; an owner; callbacks given by each DAG."""
     return {
