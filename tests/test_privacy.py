@@ -112,3 +112,20 @@ def test_export_retention_keeps_recent_days_and_each_latest_snapshot(tmp_path):
     ]
     assert [p.name for p in (members / "ads" / "winback").iterdir()] == ["dt=2025-11-01.parquet"]
     assert len(list((exports / "_state" / "push" / "crm" / "welcome").iterdir())) == 2
+
+
+def test_export_retention_knows_hourly_runs(tmp_path):
+    """Hourly stamps (2025-12-30T09) age by their day, and the latest snapshot is the latest
+    run on the timeline: a day's daily run comes after its hours."""
+    exports = tmp_path / "exports"
+    for stamp in ("2025-12-01T14", "2025-12-30T09"):
+        (exports / "abandoned_cart" / stamp).mkdir(parents=True)
+    members = exports / "_state" / "members" / "crm" / "abandoned_cart"
+    members.mkdir(parents=True)
+    for stamp in ("2025-11-01T14", "2025-11-01", "2025-11-01T09"):
+        (members / f"dt={stamp}.parquet").write_bytes(b"")
+
+    purge_exports(exports, retention_days=15, as_of=date(2025, 12, 31))
+
+    assert [p.name for p in (exports / "abandoned_cart").iterdir()] == ["2025-12-30T09"]
+    assert [p.name for p in members.iterdir()] == ["dt=2025-11-01.parquet"]
