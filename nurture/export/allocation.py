@@ -30,7 +30,7 @@ import duckdb
 
 from nurture.erasure import REQUESTS, ensure_requests, hash_sql
 from nurture.export.segments import Segment
-from nurture.export.slot import ORDER_SQL, RunSlot, order_value
+from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
 
 SCHEMA = "exports"
 ALLOCATIONS = f"{SCHEMA}.allocations"
@@ -97,7 +97,7 @@ def allocate(
     """
     ensure_tables(con)
     slot = RunSlot.of(run)
-    this_run = "run_date = $run_date and run_hour is not distinct from $run_hour::integer"
+    this_run = this_run_sql(slot)
     consent = "case c.channel " + " ".join(f"when '{k}' then a.{v[0]}" for k, v in CHANNELS.items()) + " end"
     contact = "case c.channel " + " ".join(f"when '{k}' then {v[2]}" for k, v in CHANNELS.items()) + " end"
     holdout = holdout_bucket_sql(guards.holdout_seed, "c.customer_id")
@@ -107,8 +107,7 @@ def allocate(
             "case c.channel when 'email' then now.email when 'sms' then now.sms when 'push' then now.push end"
         )
         current_join = f"left join {current_consent} as now on now.customer_id = c.customer_id"
-    run = {"run_date": slot.day, "run_hour": slot.hour}
-    con.execute(f"delete from {ALLOCATIONS} where {this_run}", run)
+    con.execute(f"delete from {ALLOCATIONS} where {this_run}")
     con.execute(
         f"""
         insert into {ALLOCATIONS} by name
@@ -173,8 +172,9 @@ def allocate(
         from capped
         order by segment, customer_id
         """,
-        run
-        | {
+        {
+            "run_date": slot.day,
+            "run_hour": slot.hour,
             "run_order": order_value(slot),
             "holdout_bp": round(guards.holdout_share * 10_000),
             "window_days": guards.window_days,
@@ -182,6 +182,6 @@ def allocate(
         },
     )
     rows = con.execute(
-        f"select segment, status, count(*) from {ALLOCATIONS} where {this_run} group by all", run
+        f"select segment, status, count(*) from {ALLOCATIONS} where {this_run} group by all"
     ).fetchall()
     return {(segment, status): n for segment, status, n in rows}

@@ -68,6 +68,12 @@ def latest_before(stamps: list[str], slot: RunSlot) -> str | None:
     return max(earlier, key=lambda s: RunSlot.parse(s).order) if earlier else None
 
 
+def this_run_sql(slot: RunSlot) -> str:
+    """SQL: the rows of this run in a table with (run_date date, run_hour integer) columns."""
+    hour = "null" if slot.hour is None else str(slot.hour)
+    return f"run_date = date '{slot.day.isoformat()}' and run_hour is not distinct from {hour}"
+
+
 # SQL for the same order over a table with (run_date date, run_hour integer) columns.
 ORDER_SQL = "(run_date - date '2000-01-01') * 25 + coalesce(run_hour, 24)"
 

@@ -27,7 +27,7 @@ from nurture.config import Settings
 from nurture.export.allocation import ALLOCATIONS, CHANNELS, allocate
 from nurture.export.config import ExportConfig, SizeGuard
 from nurture.export.segments import Segment, discover_segments
-from nurture.export.slot import ORDER_SQL, RunSlot, order_value
+from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
 from nurture.transform import manifest_path
 from nurture.warehouse import model_relation
 
@@ -51,15 +51,10 @@ def staged_path(exports_dir: Path, run: date | RunSlot, segment: str) -> Path:
     return staging_dir(exports_dir, run) / f"{segment}.parquet"
 
 
-def _this_run_sql(slot: RunSlot) -> str:
-    hour = "null" if slot.hour is None else str(slot.hour)
-    return f"run_date = '{slot.day.isoformat()}' and run_hour is not distinct from {hour}"
-
-
 def _included_sql(segment: Segment, slot: RunSlot) -> str:
     return f"""
         select s.* from "{segment.schema}"."{segment.model}" as s
-        semi join (select * from {ALLOCATIONS} where {_this_run_sql(slot)}) as a
+        semi join (select * from {ALLOCATIONS} where {this_run_sql(slot)}) as a
             on a.customer_id = s."{segment.key}" and a.segment = '{segment.name}'
             and a.status = 'included'
         order by s."{segment.key}"
