@@ -26,7 +26,7 @@ from nurture import pipeline
 from nurture.config import Settings
 from nurture.export.slot import RunSlot
 from nurture.extract.raw_zone import utc_naive
-from nurture.transform import NodeResult, dbt_build, dbt_paths
+from nurture.transform import NodeResult, dbt_paths
 
 log = logging.getLogger(__name__)
 HOURLY_TAG = "hourly"
@@ -59,8 +59,6 @@ def extract(settings: Settings, shop_db_url: str, slot: RunSlot) -> dict[str, di
 
 def transform(settings: Settings, slot: RunSlot, run_id: str | None = None) -> list[NodeResult]:
     """Build the ``hourly`` models as of the end of the hour, deferring to the daily build."""
-    from nurture.run_log import record_dbt_results
-
     daily = dbt_paths(settings)["target"]
     if not (daily / "manifest.json").exists():
         raise NoDailyBuildError(
@@ -69,16 +67,14 @@ def transform(settings: Settings, slot: RunSlot, run_id: str | None = None) -> l
     pipeline.load_warehouse(settings, day_start(slot), slot.as_of)
     # Unit tests check the models' logic at fixed dates: the daily build runs them.
     select = ["--select", f"tag:{HOURLY_TAG}", "--exclude-resource-type", "unit_test"]
-    results = dbt_build(
+    return pipeline.transform(
         settings,
         slot.day,
+        run_id,
         build_args=[*select, "--defer", "--favor-state", "--state", str(daily)],
         extra_vars={"run_hour": slot.hour, "schema_suffix": SCHEMA_SUFFIX},
         target_path=hourly_target(settings),
     )
-    if run_id:
-        record_dbt_results(settings, run_id, slot.day, results)
-    return results
 
 
 def stage_exports(settings: Settings, slot: RunSlot, run_id: str) -> list[dict]:

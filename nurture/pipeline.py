@@ -60,13 +60,14 @@ def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[s
     return counts
 
 
-def transform(settings: Settings, run_date: date, run_id: str | None = None) -> list[NodeResult]:
+def transform(settings: Settings, run_date: date, run_id: str | None = None, **build) -> list[NodeResult]:
     """``dbt build`` as of ``run_date``; with a ``run_id``, every node's outcome (failures
-    included) goes to ``audit.dbt_node_results``."""
+    included) goes to ``audit.dbt_node_results``. ``build``: see ``transform.dbt_build``
+    (the hourly refresh's selection and deferral)."""
     from nurture.run_log import record_dbt_results
 
     try:
-        results = dbt_build(settings, run_date)
+        results = dbt_build(settings, run_date, **build)
     except DbtBuildError as error:
         if run_id:
             record_dbt_results(settings, run_id, run_date, error.results)
