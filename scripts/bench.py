@@ -99,11 +99,13 @@ def main() -> None:
         stages = [s for s in stages if s in args.only]
     results: dict[str, dict] = {}
     # The CRM destination pushes to a sandbox audience API on 127.0.0.1, as in the demo.
-    crm = SandboxApi().__enter__()
-    env.setdefault("AIRFLOW_CONN_NURTURE_CRM", sandbox_connection(crm.url))
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
-    ) as bar:
+    with (
+        SandboxApi() as crm,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as bar,
+    ):
+        env.setdefault("AIRFLOW_CONN_NURTURE_CRM", sandbox_connection(crm.url))
         for stage in stages:
             task = bar.add_task(f"SF{args.sf:g} {args.target}: {stage}")
             results[stage] = run_stage(stage, home, params, env)
@@ -111,7 +113,6 @@ def main() -> None:
                 task, description=f"SF{args.sf:g} {args.target}: {stage} ({results[stage]['wall_s']:.0f} s)"
             )
             bar.stop_task(task)
-    crm.__exit__(None, None, None)
 
     result = {
         "sf": args.sf,

@@ -45,40 +45,48 @@ def generate(settings: Settings, params: dict) -> dict:
     return {"rows": shop.rows}
 
 
-def extract(settings: Settings, params: dict) -> dict:
-    """The history before the last day, as one interval (how the demo loads history)."""
+def year() -> tuple[datetime, datetime]:
+    """The history before the last day: loaded as one interval (how the demo loads history)."""
+    return midnight(history_start()), midnight(END)
+
+
+def last_day() -> tuple[datetime, datetime]:
+    return midnight(END), midnight(END + timedelta(days=1))
+
+
+def _extract(settings: Settings, start: datetime, end: datetime) -> dict:
     from nurture import pipeline
 
-    start, end = midnight(history_start()), midnight(END)
     shop = pipeline.extract_shop(settings, settings.shop_db_url, start, end)
     events = pipeline.extract_events(settings, start, end)
     return {"accepted": sum(t["accepted"] for t in shop.values()) + events["accepted"]}
+
+
+def extract(settings: Settings, params: dict) -> dict:
+    return _extract(settings, *year())
 
 
 def dbt_full_refresh(settings: Settings, params: dict) -> dict:
     """``dbt build --full-refresh`` as of the day before the last, then predict."""
-    return _build(settings, END - timedelta(days=1), full_refresh=True)
+    return _build(settings, year(), full_refresh=True)
 
 
 def extract_day(settings: Settings, params: dict) -> dict:
-    from nurture import pipeline
-
-    start, end = midnight(END), midnight(END + timedelta(days=1))
-    shop = pipeline.extract_shop(settings, settings.shop_db_url, start, end)
-    events = pipeline.extract_events(settings, start, end)
-    return {"accepted": sum(t["accepted"] for t in shop.values()) + events["accepted"]}
+    return _extract(settings, *last_day())
 
 
 def dbt_incremental_day(settings: Settings, params: dict) -> dict:
     """The daily run's ``dbt build`` for the last day (incremental models append it), then predict."""
-    return _build(settings, END, full_refresh=False)
+    return _build(settings, last_day(), full_refresh=False)
 
 
-def _build(settings: Settings, run_date: date, full_refresh: bool) -> dict:
+def _build(settings: Settings, interval: tuple[datetime, datetime], full_refresh: bool) -> dict:
+    """Load the interval (PostgreSQL target; a no-op on DuckDB) and build as of its last day."""
     from nurture import pipeline
     from nurture.transform import dbt_build
 
-    pipeline.load_warehouse(settings, midnight(history_start()), midnight(run_date + timedelta(days=1)))
+    run_date = (interval[1] - timedelta(days=1)).date()
+    pipeline.load_warehouse(settings, *interval)
     results = dbt_build(settings, run_date, build_args=["--full-refresh"] if full_refresh else [])
     pipeline.predict(settings, run_date)
     slowest = sorted(results, key=lambda r: -r.seconds)[:5]
@@ -92,8 +100,7 @@ def _build(settings: Settings, run_date: date, full_refresh: bool) -> dict:
 def checks(settings: Settings, params: dict) -> dict:
     from nurture import pipeline
 
-    start, end = midnight(END), midnight(END + timedelta(days=1))
-    raw = pipeline.validate_raw(settings, start, end, "bench")
+    raw = pipeline.validate_raw(settings, *last_day(), "bench")
     marts = pipeline.validate_marts(settings, END, "bench")
     return {"expectations": raw["expectations"] + marts["expectations"]}
 
@@ -101,7 +108,7 @@ def checks(settings: Settings, params: dict) -> dict:
 def exports(settings: Settings, params: dict) -> dict:
     from nurture import pipeline
 
-    entries = pipeline.export(settings, END, "bench", midnight(END + timedelta(days=1)))
+    entries = pipeline.export(settings, END, "bench", last_day()[1])
     return {"targets": len(entries), "rows": sum(e["included"] for e in entries)}
 
 
