@@ -15,11 +15,12 @@ from nurture.bench.rules import RULES
 
 
 def _latest(raw: Path, dataset: str, run_date: date, keys: list[str], columns: list[str]) -> pd.DataFrame:
-    """The latest version of each key among partitions up to the run date."""
+    """The latest version of each key among partitions up to the run date (ties: the later
+    partition, as in the dbt staging)."""
     frame = pd.read_parquet(
-        raw / dataset, columns=[*columns, "updated_at"], filters=[("dt", "<=", run_date.isoformat())]
+        raw / dataset, columns=[*columns, "updated_at", "dt"], filters=[("dt", "<=", run_date.isoformat())]
     )
-    frame = frame.sort_values(["updated_at", "dt"] if "dt" in frame else ["updated_at"], kind="stable")
+    frame = frame.sort_values(["updated_at", "dt"], kind="stable")
     return frame.drop_duplicates(keys, keep="last")
 
 
