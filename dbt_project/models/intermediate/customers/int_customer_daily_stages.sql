@@ -99,14 +99,14 @@ purchase_facts as (
 -- history from that day on (running sums and maxima over the changes so far).
 changes as (
 
-    select customer_id, purchase_date as change_date, paid_orders as added, paid_orders as entered,
-        0 as expired, purchase_date, is_reactivation
+    select customer_id, purchase_date as change_date, paid_orders as added,
+        paid_orders as window_change, purchase_date, is_reactivation
     from purchase_facts
 
     union all
 
     select customer_id, {{ dbt.dateadd('day', 365, 'purchase_date') }} as change_date, 0 as added,
-        0 as entered, paid_orders as expired, cast(null as date) as purchase_date, false as is_reactivation
+        -paid_orders as window_change, cast(null as date) as purchase_date, false as is_reactivation
     from purchase_facts
 
 ),
@@ -117,7 +117,7 @@ change_days as (
         customer_id,
         cast(change_date as date) as change_date,
         sum(added) as added,
-        sum(entered) - sum(expired) as window_change,
+        sum(window_change) as window_change,
         max(purchase_date) as purchase_date,
         max(case when is_reactivation then purchase_date end) as reactivation_date
 
