@@ -41,9 +41,11 @@ postgres:
 airflow: setup
 	$(BIN)/python scripts/airflow_standalone.py
 
-# A picture of the DAG grid for the README (run `make demo` first; needs chromium).
+# Pictures for the README: the DAG grid and the retention report (run `make demo`
+# first; needs chromium).
 screenshot: setup
 	$(BIN)/python scripts/airflow_standalone.py --screenshot docs/airflow-grid.png
+	$(BIN)/python scripts/report_screenshot.py --out docs/report.png
 
 lint: setup
 	$(BIN)/ruff check nurture dags scripts tests

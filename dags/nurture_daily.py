@@ -23,9 +23,14 @@ groups, then retention and the run record:
    segment x destination (files, hashed ad audience, HTTP API) with an asset
    event `nurture://exports/<destination>/<segment>`; `record_sync_log` loads
    every outcome, failed destinations included, into `exports.sync_log`.
-5. **apply_retention**: raw, quarantine and export files past
+5. **report**: `publish_bi` writes the BI tables (dbt exposures `bi_tables` and
+   `retention_report`, plus the sync log, check results and segment sizes) as a
+   new Parquet snapshot under `$NURTURE_HOME/bi/` and swaps `bi/current` to it, so
+   BI tools never wait for the warehouse's lock; `retention_report` draws the
+   static HTML report from that snapshot (`$NURTURE_HOME/reports/`).
+6. **apply_retention**: raw, quarantine and export files past
    `NURTURE_RAW_RETENTION_DAYS` / `NURTURE_EXPORT_RETENTION_DAYS` are deleted.
-6. **record_run** (always runs): steps, durations, rows per layer and the check
+7. **record_run** (always runs): steps, durations, rows per layer and the check
    and sync summaries into `audit.pipeline_runs` and `audit.pipeline_steps`; it
    fails when any step failed, so the run's state is the truth.
 
@@ -209,6 +214,27 @@ def nurture_daily():
 
         publish.expand(target=stage_exports()) >> record_sync_log()
 
+    @task_group
+    def report():
+        """Publish the BI snapshot, then draw the retention report from it."""
+
+        @task(pool=WAREHOUSE_POOL)
+        def publish_bi(data_interval_start=None) -> dict[str, int]:
+            from nurture import pipeline
+            from nurture.config import load_settings
+
+            return pipeline.publish_bi(load_settings(), data_interval_start.date())
+
+        @task
+        def retention_report(data_interval_start=None) -> str:
+            """Reads the snapshot, not the warehouse: no pool slot needed."""
+            from nurture import pipeline
+            from nurture.config import load_settings
+
+            return pipeline.report(load_settings(), data_interval_start.date())
+
+        publish_bi() >> retention_report()
+
     @task
     def apply_retention(data_interval_start=None) -> int:
         """Delete raw, quarantine and export files past their retention periods (if set)."""
@@ -237,7 +263,7 @@ def nurture_daily():
         return record
 
     # Groups run one after another: a failure anywhere stops everything after it.
-    extract() >> transform() >> check() >> export() >> apply_retention() >> record_run()
+    extract() >> transform() >> check() >> export() >> report() >> apply_retention() >> record_run()
 
 
 nurture_daily()

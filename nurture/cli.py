@@ -94,7 +94,7 @@ def extract(start: DateOpt, end: DateOpt) -> None:
 @app.command()
 def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")]) -> None:
     """Run one day end to end without Airflow, in the DAG's order: extract, erasures, check,
-    dbt build, predict, check, export, retention.
+    dbt build, predict, check, export, BI snapshot and report, retention.
 
     Example: nurture run --date 2025-12-31
     """
@@ -186,6 +186,27 @@ def summary(
     from nurture.summary import build_summary, render
 
     console.print(render(build_summary(load_settings(), _day(day))))
+
+
+@app.command()
+def report(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")],
+    publish: Annotated[bool, typer.Option(help="Publish a fresh BI snapshot first.")] = True,
+) -> None:
+    """Write the retention report (static HTML, charts inlined, opens offline).
+
+    Example: nurture report --date 2025-12-31
+    """
+    from nurture import pipeline
+
+    settings = load_settings()
+    if publish:
+        with console.status("publishing the BI tables"):
+            rows = pipeline.publish_bi(settings, _day(day))
+        console.print(f"BI snapshot: {len(rows)} tables in {settings.home / 'bi' / 'current'}")
+    with console.status("drawing the report"):
+        path = pipeline.report(settings, _day(day))
+    console.print(f"Report: {path}")
 
 
 @app.command()

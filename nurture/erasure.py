@@ -217,8 +217,18 @@ def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
     return removed
 
 
+def _erase_bi(settings: Settings, hashes: list[str]) -> int:
+    """Rows of the listed customers in the published BI snapshots (current and previous)."""
+    listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
+    removed = 0
+    for path in sorted((settings.home / "bi" / "snapshots").glob("*/*.parquet")):
+        if "customer_id" in pq.read_schema(path).names:
+            removed += _filter_parquet(path, f"{hash_sql()} not in {listed}")
+    return removed
+
+
 def apply_erasures(settings: Settings) -> dict[str, int]:
-    """Apply every erasure request to the raw zone, the warehouse and the exports."""
+    """Apply every erasure request to the raw zone, the warehouse, the exports and the BI snapshots."""
     if not settings.warehouse_path.exists():
         return {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -231,5 +241,6 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
         con.execute(f"update {REQUESTS} set applied_at = ? where applied_at is null", [now])
     removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}
     removed |= _erase_exports(settings, hashes)
+    removed["bi"] = _erase_bi(settings, hashes)
     log.info("applied %d erasure requests: rows removed %s", len(hashes), removed)
     return removed

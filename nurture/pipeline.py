@@ -168,6 +168,20 @@ def export(settings: Settings, run_date: date, run_id: str, data_interval_end: d
     return entries
 
 
+def publish_bi(settings: Settings, run_date: date) -> dict[str, int]:
+    """Publish the BI tables as a new Parquet snapshot (``nurture.bi``); rows per table."""
+    from nurture import bi
+
+    return bi.publish(settings, run_date)
+
+
+def report(settings: Settings, run_date: date) -> str:
+    """Write the retention report from the current BI snapshot; returns its path."""
+    from nurture.report import build_report
+
+    return str(build_report(settings, run_date))
+
+
 def apply_erasures(settings: Settings) -> dict[str, int]:
     """Apply every erasure request to the raw zone (re-extracted rows included), the
     warehouse and the exports; runs after extract, before anything reads the day."""
@@ -201,5 +215,7 @@ def run_day(settings: Settings, shop_db_url: str, start: datetime, end: datetime
     predict(settings, run_date)
     validate_marts(settings, run_date, run_id)
     entries = export(settings, run_date, run_id, end)
+    publish_bi(settings, run_date)
+    report(settings, run_date)
     apply_retention(settings, run_date)
     return entries

@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,16 +20,12 @@ from nurture.config import load_settings
 from nurture.export.sandbox_api import SandboxApi
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
 from nurture.local_airflow import DAG_ID, airflow_env, init_metadata, standalone
+from nurture.screenshot import screenshot
 
 PORT = int(os.environ.get("NURTURE_AIRFLOW_PORT", "8080"))
+
+
 # Flags that keep Chromium off the network it cannot reach here, and headless.
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--window-size=1600,1000", "--virtual-time-budget=20000",
-]  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshot", type=Path, help="save the DAG grid page as a PNG and stop")
@@ -45,6 +38,7 @@ def main() -> None:
         with standalone(env, logs / "standalone.log"):
             if args.screenshot:
                 screenshot(f"http://127.0.0.1:{PORT}/dags/{DAG_ID}", args.screenshot)
+                print(f"screenshot: {args.screenshot}")
                 return
             _print_login(Path(env["AIRFLOW_HOME"]), logs)
             try:
@@ -72,20 +66,6 @@ def _print_login(home: Path, logs: Path) -> None:
     for user, password in login.items():
         print(f"  login: {user} / {password}")
     print(f"  logs:  {logs / 'standalone.log'}\nPress Ctrl+C to stop.")
-
-
-def screenshot(url: str, path: Path) -> None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
-        sys.exit("chromium not found: install Debian's `chromium` package (apt-get install chromium)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    profile = path.parent / ".chromium-profile"
-    subprocess.run(
-        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={path.resolve()}", url],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    shutil.rmtree(profile, ignore_errors=True)
-    print(f"screenshot of {url}: {path}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Steps: generate the shop (SQLite + daily logs) -> load its history into the raw
 zone -> run `nurture_daily` for the last 7 days through Airflow's scheduler
-(a backfill) -> print what landed where. Everything goes under ``data/``,
-which the demo resets first so every run starts from the same state.
+(a backfill) -> print what landed where, ending with the retention report's
+path. Everything goes under ``data/``, which the demo resets first so every run
+starts from the same state.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nurture.config import load_settings
 from nurture.export.sandbox_api import SandboxApi
 from nurture.generate import DEFAULT_END_DATE, generate_shop
 from nurture.local_airflow import airflow_env, backfill, free_port, init_metadata
+from nurture.report.build import report_path
 from nurture.summary import build_summary, render
 
 DAYS_RUN_BY_AIRFLOW = 7
@@ -70,7 +72,12 @@ def main() -> None:
     console.print(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
 
     console.print(render(build_summary(settings, shop.end)))
+    report = report_path(settings, shop.end)
+    if not report.exists():
+        raise SystemExit(f"the DAG's retention_report task wrote no report at {report}")
+    console.print(f"BI tables: {settings.home / 'bi' / 'current'} (DuckDB catalogue: bi/nurture_bi.duckdb)")
     console.print(f"Done in {time.perf_counter() - started:.0f}s. Exports: {settings.exports_dir}")
+    console.print(f"[bold]Report:[/] {report}")
 
 
 if __name__ == "__main__":

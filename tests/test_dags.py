@@ -17,7 +17,7 @@ HEAVY_MODULES = {"pandas", "duckdb", "dbt", "great_expectations", "pyarrow", "nu
 WAREHOUSE_TASKS = {
     "extract.shop_tables", "extract.apply_erasures", "extract.validate_raw", "transform.dbt_build",
     "transform.predict_value", "check.validate_marts", "export.stage_exports", "export.record_sync_log",
-    "record_run",
+    "report.publish_bi", "record_run",
 }  # fmt: skip
 
 
@@ -89,10 +89,18 @@ def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
     assert upstream("export.stage_exports") == {"check.validate_marts"}, "no export without the mart gate"
     assert upstream("export.publish") == {"export.stage_exports"}
     assert upstream("export.record_sync_log") == {"export.publish"}
-    assert upstream("apply_retention") == {"export.record_sync_log"}
+    assert upstream("report.publish_bi") == {"export.record_sync_log"}
+    assert upstream("report.retention_report") == {"report.publish_bi"}
+    assert upstream("apply_retention") == {"report.retention_report"}
     assert upstream("record_run") == {"apply_retention"}
     assert dag.get_task("record_run").trigger_rule == "all_done", "failed runs are recorded too"
-    assert {g for g in dag.task_group.children if "." not in g} >= {"extract", "transform", "check", "export"}
+    assert {g for g in dag.task_group.children if "." not in g} >= {
+        "extract",
+        "transform",
+        "check",
+        "export",
+        "report",
+    }
     publish = dag.get_task("export.publish")
     assert publish.pool != "nurture_warehouse", "destinations publish in parallel, off the warehouse"
     assert [o.name for o in publish.outlets] == ["nurture_exports"], (

@@ -24,6 +24,7 @@ import pytest
 from nurture import pipeline
 from nurture.config import PROJECT_ROOT
 from nurture.load_postgres import DATASETS, load_raw_to_postgres, postgres_url_from_env
+from nurture.pipeline import publish_bi
 from nurture.quality.checks import MART_MODELS, check_marts
 from nurture.transform import dbt_build
 from tests.conftest import make_shop, midnight
@@ -183,6 +184,12 @@ def test_dbt_builds_on_postgres_as_on_duckdb(shop, pg_url, schemas, monkeypatch,
     recorded = pg_rows(pg_url, f"select distinct suite {mine}")
     assert sorted(r[0] for r in recorded[1]) == [f"mart_{m}" for m in sorted(MART_MODELS)]
     pg_rows(pg_url, f"delete {mine} returning 1")
+
+    # The BI tables publish from whichever engine built the marts.
+    published = publish_bi(replace(settings, dbt_target="postgres"), generated.end)
+    customers = pg_rows(pg_url, f'select count(*) from "{schemas["dbt"]}".dim_customers')[1][0][0]
+    assert published["dim_customers"] == customers > 0
+    assert published["fct_campaign_uplift"] == 0, "no exports have run on this warehouse"
 
     dbt_build(settings, generated.end)  # the same project on DuckDB
     for model, key in COMPARED.items():

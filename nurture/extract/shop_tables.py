@@ -8,12 +8,16 @@ Rows are read as text from the live table (whatever columns it has today) and
 checked in DuckDB against our schema and the rules below, so a wrong type, a
 renamed column or an absurd amount is quarantined with its field and rule, not
 crashed on. Rows read = rows accepted + rows quarantined, per table and day.
+
+A long window (a history load) is read a week at a time, so memory holds one week
+of a table, not the whole history; a row's quarantine line is its position in its
+week's key order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -45,6 +49,7 @@ from nurture.extract.raw_zone import (
 )
 from nurture.shop_schema import REPORTING_CURRENCY, SHOP_TABLES
 
+CHUNK = timedelta(days=7)
 EXTRACT_ORDER = ("customers", "fx_rates", "products", "orders", "order_items", "carts")
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ORDER_STATUSES = ("paid", "refunded", "cancelled")
@@ -274,9 +279,12 @@ def extract_shop_tables(
         for name in [t for t in EXTRACT_ORDER if t in (tables or EXTRACT_ORDER)]:
             expected = SHOP_TABLES[name]
             refresh_known_customers(con, raw_dir)
-            text, extra, missing = read_window_as_text(engine, expected, start, end)
-            accepted, quarantined = check_table(con, expected, text, missing, end, limits)
-            results += _write_days(raw_dir, name, start, end, accepted, quarantined, extra, missing)
+            for chunk_start, chunk_end in _chunks(start, end):
+                text, extra, missing = read_window_as_text(engine, expected, chunk_start, chunk_end)
+                accepted, quarantined = check_table(con, expected, text, missing, chunk_end, limits)
+                results += _write_days(
+                    raw_dir, name, chunk_start, chunk_end, accepted, quarantined, extra, missing
+                )
     except (OperationalError, InterfaceError, NoSuchTableError) as error:
         where = engine.url.render_as_string(hide_password=True)
         why = f"table {error} not found" if isinstance(error, NoSuchTableError) else error.orig or error
@@ -285,6 +293,15 @@ def extract_shop_tables(
         con.close()
         engine.dispose()
     return results
+
+
+def _chunks(start: datetime, end: datetime):
+    """[start, end) in consecutive windows of at most CHUNK, split at midnight."""
+    while start < end:
+        day_start = datetime.combine(start.date(), datetime.min.time())
+        chunk_end = min(end, day_start + CHUNK)
+        yield start, chunk_end
+        start = chunk_end
 
 
 def _write_days(raw_dir, name, start, end, accepted, quarantined, extra, missing) -> list[TableDayResult]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
-from nurture.generate.engagement import make_events
+from nurture.generate.engagement import event_blocks
 from nurture.generate.people import make_customers, make_products
 from nurture.generate.purchases import make_carts, make_fx_rates, make_orders, purchase_behaviour
 from nurture.generate.writers import reset_database, write_event_logs, write_table
@@ -69,9 +69,6 @@ def generate_shop(
     orders, items = make_orders(rng, calendar, people, traits, products)
     carts = make_carts(rng, calendar, people, traits, orders, items)
     fx_rates = make_fx_rates(rng, calendar)
-    step("engagement events")
-    events = make_events(rng, calendar, people, traits, orders, items, carts)
-
     step("shop database")
     engine = reset_database(shop_db_url)
     frames = {
@@ -85,7 +82,8 @@ def generate_shop(
     for name, frame in frames.items():
         write_table(engine, SHOP_TABLES[name], frame)
     engine.dispose()
-    step("event logs")
-    log_files = write_event_logs(events, calendar, log_dir)
-    rows = {name: len(frame) for name, frame in frames.items()} | {"events": len(events)}
+    step("engagement events and their logs")
+    blocks = event_blocks(rng, calendar, people, traits, orders, items, carts)
+    log_files, events = write_event_logs(blocks, calendar, log_dir)
+    rows = {name: len(frame) for name, frame in frames.items()} | {"events": events}
     return GeneratedShop(calendar.start, calendar.end, rows, log_files, shop_db_url, log_dir)

@@ -3,9 +3,14 @@
 Engagement follows buying: a customer's open and browse rates grow with their
 purchase rate. Each event gets an arrival time; about 2 % arrive late (up to a
 day and a half), so they land in a later day's log file.
+
+Events are made per block of customers (``event_blocks``): a large shop's events
+never sit in memory all at once. The writer orders them in time across blocks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -28,6 +33,8 @@ EVENT_TYPES = (
 )
 CAMPAIGN_WEEKDAYS = (1, 4)  # newsletters go out on Tuesdays and Fridays
 PROP_COLUMNS = ("product_id", "cart_id", "order_id", "ticket_id", "nps", "value", "bounce_type")
+# Customers per block: shops up to this size are made in one block.
+BLOCK_CUSTOMERS = 20_000
 
 
 class EventBuffer:
@@ -93,7 +100,7 @@ def email_campaigns(
         subscribed[who[unsub | hard]] = False
 
 
-def make_events(
+def event_blocks(
     rng: np.random.Generator,
     calendar: ShopCalendar,
     customers: pd.DataFrame,
@@ -101,8 +108,40 @@ def make_events(
     orders: pd.DataFrame,
     items: pd.DataFrame,
     carts: pd.DataFrame,
+    block_customers: int = BLOCK_CUSTOMERS,
+) -> Iterator[pd.DataFrame]:
+    """The engagement events of each block of ``block_customers`` customers, in turn."""
+    first_item = items.drop_duplicates("order_id").set_index("order_id")["product_id"]
+    order_owner = orders["_cust_idx"].to_numpy()
+    cart_owner = carts["customer_id"].to_numpy() - 1
+    for first in range(0, len(customers), block_customers):
+        last = first + block_customers
+        yield make_events(
+            rng,
+            calendar,
+            customers.iloc[first:last].reset_index(drop=True),
+            traits.iloc[first:last].reset_index(drop=True),
+            orders[(order_owner >= first) & (order_owner < last)],
+            first_item,
+            carts[(cart_owner >= first) & (cart_owner < last)],
+            first,
+        )
+
+
+def make_events(
+    rng: np.random.Generator,
+    calendar: ShopCalendar,
+    customers: pd.DataFrame,
+    traits: pd.DataFrame,
+    orders: pd.DataFrame,
+    first_item: pd.Series,
+    carts: pd.DataFrame,
+    offset: int,
 ) -> pd.DataFrame:
-    """All engagement events, in time order."""
+    """The events of ``customers`` (the shop's customers ``offset`` on), unordered.
+
+    ``cust_idx`` is the shop-wide customer index; the writer orders events by time.
+    """
     n = len(customers)
     rate = traits["rate"].to_numpy()
     signup = customers["_t_signup"].to_numpy()
@@ -113,9 +152,8 @@ def make_events(
     email_campaigns(rng, calendar, customers, open_rate, buf)
 
     # Sessions before each order, viewing the first item bought.
-    cust_of_order = orders["_cust_idx"].to_numpy()
+    cust_of_order = orders["_cust_idx"].to_numpy() - offset
     t_order = orders["_t"].to_numpy()
-    first_item = items.drop_duplicates("order_id").set_index("order_id")["product_id"]
     t_session = t_order - rng.uniform(0.005, 0.03, len(orders))
     buf.add("session_started", cust_of_order, t_session)
     buf.add(
@@ -137,7 +175,7 @@ def make_events(
     buf.add("page_viewed", v_who, v_t, product_id=rng.integers(1, 121, v_who.size))
 
     # Cart updates mirror the shop's carts table.
-    cart_cust = carts["customer_id"].to_numpy() - 1
+    cart_cust = carts["customer_id"].to_numpy() - 1 - offset
     buf.add(
         "cart_updated",
         cart_cust,
@@ -186,8 +224,7 @@ def make_events(
     # Arrival: most within seconds, 2 % up to a day and a half late.
     late = rng.random(len(events)) < 0.02
     events["t_arrival"] = events["t"] + np.where(late, rng.uniform(0.1, 1.5, len(events)), 0.00002)
-    events = events[(events["t"] >= 0) & (events["t_arrival"] < calendar.days)]
-    events = events.sort_values(["t", "cust_idx", "event_type"], kind="stable").reset_index(drop=True)
+    events = events[(events["t"] >= 0) & (events["t_arrival"] < calendar.days)].reset_index(drop=True)
     events["customer_id"] = customers["customer_id"].to_numpy()[events["cust_idx"].to_numpy()]
-    events["seq"] = np.arange(1, len(events) + 1)  # becomes the event_id when written
+    events["cust_idx"] += offset
     return events

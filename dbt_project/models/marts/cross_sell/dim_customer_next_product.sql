@@ -3,6 +3,11 @@
 --      the highest lift, then confidence, then pair orders, then the lower product ids;
 --   2. otherwise the best seller (most paid orders, then lower product id) of their top
 --      category: top bought, or for those who never bought, top viewed.
+--
+-- Joining every owned product to every rule is owned x rules rows (150M at SF1). The
+-- rules are ranked once instead, and searched in two bands: the top band finds almost
+-- every customer's rule; only customers with no hit there are joined to the rest.
+
 with
 
 paid_orders as (
@@ -49,28 +54,92 @@ owned as (
 
 ),
 
-affinity_candidates as (
+ranked_rules as (
+
+    select
+        antecedent_product_id,
+        consequent_product_id,
+        lift,
+        confidence,
+        row_number() over (
+            order by
+                lift desc,
+                confidence desc,
+                pair_orders desc,
+                consequent_product_id,
+                antecedent_product_id
+        ) as rule_rank
+
+    from affinity
+
+),
+
+top_band_hits as (
 
     select
         owned.customer_id,
-        affinity.consequent_product_id as product_id,
-        'affinity' as recommendation_source,
-        1 as source_priority,
-        affinity.antecedent_product_id as based_on_product_id,
-        affinity.lift,
-        affinity.confidence,
-        affinity.pair_orders as sort_orders
+        min(ranked_rules.rule_rank) as rule_rank
 
     from owned
 
-    inner join affinity
-        on owned.product_id = affinity.antecedent_product_id
+    inner join ranked_rules
+        on owned.product_id = ranked_rules.antecedent_product_id
+        and ranked_rules.rule_rank <= {{ var('next_product_rule_band', 1000) }}
 
     left join owned as already_owned
         on owned.customer_id = already_owned.customer_id
-        and affinity.consequent_product_id = already_owned.product_id
+        and ranked_rules.consequent_product_id = already_owned.product_id
 
     where already_owned.product_id is null
+
+    group by owned.customer_id
+
+),
+
+rest_band_hits as (
+
+    select
+        owned.customer_id,
+        min(ranked_rules.rule_rank) as rule_rank
+
+    from owned
+
+    inner join ranked_rules
+        on owned.product_id = ranked_rules.antecedent_product_id
+        and ranked_rules.rule_rank > {{ var('next_product_rule_band', 1000) }}
+
+    left join owned as already_owned
+        on owned.customer_id = already_owned.customer_id
+        and ranked_rules.consequent_product_id = already_owned.product_id
+
+    left join top_band_hits
+        on owned.customer_id = top_band_hits.customer_id
+
+    where already_owned.product_id is null
+        and top_band_hits.customer_id is null
+
+    group by owned.customer_id
+
+),
+
+affinity_picks as (
+
+    select
+        hits.customer_id,
+        ranked_rules.consequent_product_id as product_id,
+        'affinity' as recommendation_source,
+        ranked_rules.antecedent_product_id as based_on_product_id,
+        ranked_rules.lift,
+        ranked_rules.confidence
+
+    from (
+        select * from top_band_hits
+        union all
+        select * from rest_band_hits
+    ) as hits
+
+    inner join ranked_rules
+        on hits.rule_rank = ranked_rules.rule_rank
 
 ),
 
@@ -98,12 +167,7 @@ best_seller_candidates as (
     select
         profiles.customer_id,
         product_sales.product_id,
-        'category_best_seller' as recommendation_source,
-        2 as source_priority,
-        cast(null as {{ dbt.type_bigint() }}) as based_on_product_id,
-        cast(null as double precision) as lift,
-        cast(null as double precision) as confidence,
-        product_sales.paid_orders as sort_orders
+        product_sales.paid_orders
 
     from profiles
 
@@ -114,55 +178,62 @@ best_seller_candidates as (
         on profiles.customer_id = owned.customer_id
         and product_sales.product_id = owned.product_id
 
+    left join affinity_picks
+        on profiles.customer_id = affinity_picks.customer_id
+
     where owned.product_id is null
+        and affinity_picks.customer_id is null
 
 ),
 
-candidates as (
-
-    select * from affinity_candidates
-    union all
-    select * from best_seller_candidates
-
-),
-
-ranked as (
+best_seller_picks as (
 
     select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by
-                source_priority,
-                lift desc,
-                confidence desc,
-                sort_orders desc,
-                product_id,
-                based_on_product_id
-        ) as candidate_rank
+        customer_id,
+        product_id,
+        'category_best_seller' as recommendation_source,
+        cast(null as {{ dbt.type_bigint() }}) as based_on_product_id,
+        cast(null as double precision) as lift,
+        cast(null as double precision) as confidence
 
-    from candidates
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id
+                order by paid_orders desc, product_id
+            ) as candidate_rank
+        from best_seller_candidates
+    ) as ranked
+
+    where candidate_rank = 1
+
+),
+
+picks as (
+
+    select * from affinity_picks
+    union all
+    select * from best_seller_picks
 
 ),
 
 final as (
 
     select
-        ranked.customer_id,
-        ranked.product_id as recommended_product_id,
+        picks.customer_id,
+        picks.product_id as recommended_product_id,
         products.product_name as recommended_product_name,
         products.category as recommended_category,
-        ranked.recommendation_source,
-        ranked.based_on_product_id,
-        ranked.lift,
-        ranked.confidence
+        picks.recommendation_source,
+        picks.based_on_product_id,
+        picks.lift,
+        picks.confidence
 
-    from ranked
+    from picks
 
     inner join products
-        on ranked.product_id = products.product_id
-
-    where ranked.candidate_rank = 1
+        on picks.product_id = products.product_id
 
 )
 

@@ -1,0 +1,177 @@
+"""The retention report, the campaign-uplift mart and the BI snapshot, on a generated
+shop run for several days through the pipeline's steps (real dbt, real exports)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nurture import bi, pipeline
+from nurture.erasure import apply_erasures, request_erasure
+from nurture.export.config import DEFAULT_FILE
+from nurture.report.build import SECTIONS, report_path
+from tests.conftest import day_interval, make_shop, midnight
+
+DAYS = 5
+HOLDOUT_SHARE = 0.3  # a large holdout, so both groups have customers on a small shop
+WINDOW_DAYS = 14  # dbt_project.yml: uplift_window_days
+
+
+@pytest.fixture(scope="module")
+def report_shop(tmp_path_factory):
+    home = tmp_path_factory.mktemp("report_shop")
+    config = yaml.safe_load(DEFAULT_FILE.read_text())
+    config["guards"]["holdout_share"] = HOLDOUT_SHARE
+    (home / "destinations.yml").write_text(yaml.safe_dump(config))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NURTURE_DESTINATIONS", str(home / "destinations.yml"))
+        settings, shop = make_shop(home, customers=900, days=400, seed=31)
+        days = [shop.end - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+        pipeline.extract_shop(settings, settings.shop_db_url, midnight(shop.start), midnight(days[0]))
+        pipeline.extract_events(settings, midnight(shop.start), midnight(days[0]))
+        for day in days:  # the DAG's steps that feed the report (the checks only on the last day)
+            start, end = day_interval(day)
+            pipeline.extract_shop(settings, settings.shop_db_url, start, end)
+            pipeline.extract_events(settings, start, end)
+            pipeline.transform(settings, day)
+            if day == days[-1]:
+                pipeline.validate_marts(settings, day, f"test__{day}")
+            pipeline.export(settings, day, f"test__{day}", end)
+        pipeline.publish_bi(settings, days[-1])
+        pipeline.report(settings, days[-1])
+    return settings, days
+
+
+def test_the_report_draws_every_chart_with_data_and_needs_no_network(report_shop):
+    settings, days = report_shop
+    page = report_path(settings, days[-1]).read_text()
+    figures = re.findall(
+        r'<figure class="chart" data-chart="(\w+)" data-points="(\d+)">(.*?)</figure>', page, re.S
+    )
+    assert [name for name, _, _ in figures] == [name for name, _, _ in SECTIONS]
+    for name, points, body in figures:
+        assert int(points) > 0, f"chart {name} has no data"
+        assert body.count("<svg") == 1 and len(re.findall(r"<path|<image|<use", body)) > 5, name
+    assert "<script" not in page, "no scripts: it opens offline and prints"
+    assert not re.search(r'(src|href)="(https?:)?//', page), "nothing is fetched from the network"
+    assert "No data yet" not in page
+
+
+def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> pd.DataFrame:
+    """fct_campaign_uplift computed independently (the model's documented rules)."""
+    daily = allocations[allocations["run_hour"].isna() & (allocations["run_date"] < run_date)]
+    rows = []
+    runs = sorted(daily["run_date"].unique())
+    previous = {run: runs[i - 1] if i else None for i, run in enumerate(runs)}
+    keys = set(zip(daily["segment"], daily["run_date"], daily["customer_id"], strict=True))
+    paid = orders[orders["is_paid"]]
+    for (segment, run, customer), statuses in daily.groupby(["segment", "run_date", "customer_id"])["status"]:
+        if (statuses == "no_consent").any() or (segment, previous[run], customer) in keys:
+            continue
+        mine = paid[
+            (paid["customer_id"] == customer)
+            & (paid["ordered_date"] > run)
+            & (paid["ordered_date"] <= run + timedelta(days=WINDOW_DAYS))
+        ]
+        rows.append(
+            {
+                "segment": segment,
+                "entry_date": run,
+                "holdout": (statuses == "holdout").any(),
+                "exported": (statuses == "included").any(),
+                "bought": len(mine) > 0,
+                "revenue": float(mine["total_reporting"].sum()),
+            }
+        )
+    result = []
+    for (segment, entry), group in pd.DataFrame(rows).groupby(["segment", "entry_date"]):
+        treated, holdout = group[~group["holdout"]], group[group["holdout"]]
+        n1, n0 = len(treated), len(holdout)
+        p1 = treated["bought"].mean() if n1 else np.nan
+        p0 = holdout["bought"].mean() if n0 else np.nan
+        m1 = treated["revenue"].mean() if n1 else np.nan
+        m0 = holdout["revenue"].mean() if n0 else np.nan
+        v1 = treated["revenue"].var(ddof=1) if n1 > 1 else np.nan
+        v0 = holdout["revenue"].var(ddof=1) if n0 > 1 else np.nan
+        rate_margin = 1.96 * np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0) if n1 and n0 else np.nan
+        revenue_margin = 1.96 * np.sqrt(v1 / n1 + v0 / n0) if n1 and n0 else np.nan
+        result.append(
+            {
+                "segment": segment,
+                "entry_date": entry,
+                "treated_customers": n1,
+                "exported_customers": int(group["exported"].sum()),
+                "holdout_customers": n0,
+                "treated_buyers": int(treated["bought"].sum()),
+                "holdout_buyers": int(holdout["bought"].sum()),
+                "rate_uplift": p1 - p0,
+                "rate_uplift_ci_low": p1 - p0 - rate_margin,
+                "revenue_uplift": m1 - m0,
+                "revenue_uplift_ci_high": m1 - m0 + revenue_margin,
+                "days_observed": min(WINDOW_DAYS, (run_date - entry).days),
+            }
+        )
+    return pd.DataFrame(result)
+
+
+def test_uplift_matches_an_independent_pandas_computation(report_shop):
+    settings, days = report_shop
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        allocations = con.execute("select * from exports.allocations").df()
+        orders = con.execute(
+            "select customer_id, ordered_date, is_paid, total_reporting from fct_orders"
+        ).df()
+        mart = con.execute("select * from fct_campaign_uplift").df()
+    for frame, column in ((allocations, "run_date"), (orders, "ordered_date"), (mart, "entry_date")):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    expected = pandas_uplift(allocations, orders, days[-1])
+    assert len(expected) >= 5
+    assert (expected["treated_customers"] > 1).any() and (expected["holdout_customers"] > 1).any()
+    assert expected["rate_uplift_ci_low"].notna().any(), "some rows have an interval"
+    got = mart.set_index(["segment", "entry_date"]).sort_index()
+    want = expected.set_index(["segment", "entry_date"]).sort_index()
+    assert list(got.index) == list(want.index)
+    for column in want.columns:
+        assert np.allclose(
+            got[column].astype(float), want[column].astype(float), rtol=1e-9, atol=1e-9, equal_nan=True
+        ), column
+
+
+def test_bi_snapshot_reads_while_the_warehouse_is_locked_and_forgets_erased_customers(report_shop):
+    settings, days = report_shop
+    current = bi.current_dir(settings)
+    assert current.is_symlink()
+    first = current.resolve()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        customers = con.execute("select count(*) from dim_customers").fetchone()[0]
+        victim = con.execute("select min(customer_id) from fct_orders").fetchone()[0]
+    pipeline.publish_bi(settings, days[-1])
+    second = current.resolve()
+    assert second != first and first.exists(), "the previous snapshot stays for readers still on it"
+    assert len(list((settings.home / "bi" / "snapshots").iterdir())) == 2, "older ones are pruned"
+    # The catalogue answers while a writer holds the warehouse (DuckDB locks the file).
+    with (
+        duckdb.connect(str(settings.warehouse_path)),
+        duckdb.connect(str(bi.bi_dir(settings) / bi.CATALOGUE), read_only=True) as catalogue,
+    ):
+        assert catalogue.execute("select count(*) from dim_customers").fetchone()[0] == customers
+        listed = catalogue.execute("select table_name from information_schema.tables").fetchall()
+        tables = {name for (name,) in listed}
+    assert {"dim_customers", "fct_campaign_uplift", "rpt_cohort_retention", "exports__sync_log"} <= tables
+
+    request_erasure(settings, {victim})
+    apply_erasures(settings)
+    for snapshot in (first, second):
+        with duckdb.connect() as con:
+            for table in ("dim_customers", "fct_orders", "dim_customer_rfm"):
+                path = snapshot / f"{table}.parquet"
+                rows = con.execute(
+                    f"select count(*) from '{path}' where customer_id = ?", [victim]
+                ).fetchone()[0]
+                assert rows == 0, f"{path} still holds the erased customer"
