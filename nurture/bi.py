@@ -134,7 +134,8 @@ def _copy_from_postgres(models: dict[str, str], folder: Path) -> None:
 
     from nurture.load_postgres import postgres_url_from_env
 
-    engine = create_engine(postgres_url_from_env())
+    # psycopg2 is the driver we ship (SQLAlchemy 2.1 would pick psycopg 3 for postgresql://).
+    engine = create_engine(postgres_url_from_env().replace("postgresql://", "postgresql+psycopg2://", 1))
     try:
         with engine.connect() as conn:
             for name, relation in models.items():
