@@ -23,11 +23,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nurture.config import Settings
 from nurture.transform import manifest_path
+from nurture.warehouse import read_arrow
 
 BI_EXPOSURE_TYPES = ("dashboard", "analysis")
 CATALOGUE = "nurture_bi.duckdb"
@@ -105,7 +105,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, int]:
     work.mkdir()
     models = bi_models(manifest_path(settings))
     if settings.dbt_target == "postgres":
-        _copy_from_postgres(models, work)
+        _copy_from_postgres(settings, models, work)
         models = {}
     if settings.warehouse_path.exists():  # the exports' tables live in the DuckDB file
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -127,22 +127,10 @@ def publish(settings: Settings, run_date: date) -> dict[str, int]:
     return rows
 
 
-def _copy_from_postgres(models: dict[str, str], folder: Path) -> None:
+def _copy_from_postgres(settings: Settings, models: dict[str, str], folder: Path) -> None:
     """The marts from the PostgreSQL target, through its connection, as Parquet."""
-    import pandas as pd
-    from sqlalchemy import create_engine
-
-    from nurture.load_postgres import postgres_url_from_env
-
-    # psycopg2 is the driver we ship (SQLAlchemy 2.1 would pick psycopg 3 for postgresql://).
-    engine = create_engine(postgres_url_from_env().replace("postgresql://", "postgresql+psycopg2://", 1))
-    try:
-        with engine.connect() as conn:
-            for name, relation in models.items():
-                frame = pd.read_sql_query(f"select * from {relation}", conn)
-                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")
-    finally:
-        engine.dispose()
+    for name, relation in models.items():
+        pq.write_table(read_arrow(settings, f"select * from {relation}"), folder / f"{name}.parquet")
 
 
 def _point_current(root: Path, snapshot: Path) -> None:

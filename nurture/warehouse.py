@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from nurture.config import Settings
 from nurture.transform import manifest_path
@@ -66,6 +67,26 @@ def read_sql(settings: Settings, sql: str) -> pd.DataFrame:
             return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         return con.sql(sql).df()
+
+
+def read_arrow(settings: Settings, sql: str) -> pa.Table:
+    """:func:`read_sql` as an Arrow table (numeric columns keep their decimal type)."""
+    return pa.Table.from_pandas(read_sql(settings, sql), preserve_index=False)
+
+
+def mirror_marts(settings: Settings, con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:
+    """On the PostgreSQL target, copy these ``"schema"."table"`` marts into ``con`` (the
+    DuckDB warehouse the exports keep their state in) under the same names, so the
+    export step reads them with one code path whichever engine built them. A no-op on
+    DuckDB, where they already are."""
+    if settings.dbt_target != "postgres":
+        return
+    for relation in relations:
+        rows = read_arrow(settings, f"select * from {relation}")
+        con.execute(f"create schema if not exists {relation.split('.')[0]}")
+        con.register("mirrored", rows)
+        con.execute(f"create or replace table {relation} as select * from mirrored")
+        con.unregister("mirrored")
 
 
 def replace_rows(

@@ -191,7 +191,17 @@ def test_dbt_builds_on_postgres_as_on_duckdb(shop, pg_url, schemas, monkeypatch,
     assert published["dim_customers"] == customers > 0
     assert published["fct_campaign_uplift"] == 0, "no exports have run on this warehouse"
 
+    # The export step allocates from the PostgreSQL marts (mirrored into the DuckDB file
+    # that keeps the export state); the DuckDB build below must give the same allocation.
+    pipeline.stage_exports(replace(settings, dbt_target="postgres"), generated.end, run_id)
+    allocated = "select segment, status, count(*) from exports.allocations"
+    allocated += f" where run_date = '{generated.end}'"
+    on_postgres = duck_rows(settings.warehouse_path, f"{allocated} group by all order by all")
+    assert sum(n for _, _, n in on_postgres[1]) > 20
+
     dbt_build(settings, generated.end)  # the same project on DuckDB
+    pipeline.stage_exports(settings, generated.end, run_id)  # replaces the day's allocation
+    assert duck_rows(settings.warehouse_path, f"{allocated} group by all order by all") == on_postgres
     for model, key in COMPARED.items():
         got = pg_rows(pg_url, f'select * from "{schemas["dbt"]}".{model} order by {key}')
         want = duck_rows(settings.warehouse_path, f"select * from {model} order by {key}")

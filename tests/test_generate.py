@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+import duckdb
 import pandas as pd
 import pytest
 
+from nurture.config import load_settings
+from nurture.generate import generate_shop
 from nurture.shop_schema import SHOP_TABLES
 from tests.conftest import make_shop
 
@@ -36,6 +39,28 @@ def test_another_seed_gives_another_shop(tmp_path):
     b, _ = make_shop(tmp_path / "b", customers=300, days=60, seed=12)
     assert not table_dump(a)["orders"].equals(table_dump(b)["orders"])
     assert log_digests(a) != log_digests(b)
+
+
+def test_events_made_in_customer_blocks_keep_one_time_ordered_id_sequence(tmp_path):
+    settings = load_settings(tmp_path)
+    shop = generate_shop(
+        settings.shop_db_url, settings.log_dir, seed=4, customers=500, days=90, block_customers=120
+    )
+    events = (
+        duckdb.connect()
+        .execute(
+            f"select event_id, event_type, timestamp, properties->>'ticket_id' as ticket_id, filename "
+            f"from read_json('{settings.log_dir}/*.jsonl.gz', filename = true)"
+        )
+        .df()
+    )
+    assert len(events) == shop.rows["events"] and events["event_id"].is_unique
+    opened = events[events["event_type"] == "support_ticket_opened"]
+    assert len(opened) > 5 and opened["ticket_id"].is_unique, "ticket ids run on across blocks"
+    ordered = events.sort_values("event_id")
+    assert ordered["timestamp"].is_monotonic_increasing, "ids follow time across blocks"
+    for _, in_file in events.groupby("filename", sort=False):
+        assert in_file["event_id"].is_monotonic_increasing, "each file lists events in id order"
 
 
 @pytest.fixture(scope="module")

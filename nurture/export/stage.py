@@ -29,7 +29,7 @@ from nurture.export.config import ExportConfig, SizeGuard
 from nurture.export.segments import Segment, discover_segments
 from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
 from nurture.transform import manifest_path
-from nurture.warehouse import model_relation
+from nurture.warehouse import mirror_marts, model_relation
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ def stage_exports(
     plan = Plan(slot)
     frames = {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
+        mirror_marts(settings, con, [f'"{s.schema}"."{s.model}"' for s in segments] + [audience])
         con.begin()
         consent_now = current_consent_sql(settings.raw_dir)
         if consent_now:

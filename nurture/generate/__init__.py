@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
-from nurture.generate.engagement import event_blocks
+from nurture.generate.engagement import BLOCK_CUSTOMERS, event_blocks
 from nurture.generate.people import make_customers, make_products
 from nurture.generate.purchases import make_carts, make_fx_rates, make_orders, purchase_behaviour
 from nurture.generate.writers import reset_database, write_event_logs, write_table
@@ -49,13 +49,15 @@ def generate_shop(
     days: int = 365,
     end: date = DEFAULT_END_DATE,
     activity: float = 1.0,
+    block_customers: int = BLOCK_CUSTOMERS,
     progress=None,
 ) -> GeneratedShop:
     """Build the shop database and one gzipped JSON-lines log per day.
 
     ``activity`` scales how often customers buy (1: the demo's shop; the benchmark's
-    shops buy about ten times a year). ``progress`` is an optional callable taking a
-    step description.
+    shops buy about ten times a year). Events are made ``block_customers`` customers at
+    a time (memory holds one block's); a shop of one block is the same for a given
+    block size and seed. ``progress`` is an optional callable taking a step description.
     """
     step = progress or (lambda _msg: None)
     rng = np.random.default_rng(seed)
@@ -83,7 +85,7 @@ def generate_shop(
         write_table(engine, SHOP_TABLES[name], frame)
     engine.dispose()
     step("engagement events and their logs")
-    blocks = event_blocks(rng, calendar, people, traits, orders, items, carts)
+    blocks = event_blocks(rng, calendar, people, traits, orders, items, carts, block_customers)
     log_files, events = write_event_logs(blocks, calendar, log_dir)
     rows = {name: len(frame) for name, frame in frames.items()} | {"events": events}
     return GeneratedShop(calendar.start, calendar.end, rows, log_files, shop_db_url, log_dir)

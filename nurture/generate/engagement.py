@@ -114,9 +114,10 @@ def event_blocks(
     first_item = items.drop_duplicates("order_id").set_index("order_id")["product_id"]
     order_owner = orders["_cust_idx"].to_numpy()
     cart_owner = carts["customer_id"].to_numpy() - 1
+    tickets = 0  # support tickets are numbered across blocks
     for first in range(0, len(customers), block_customers):
         last = first + block_customers
-        yield make_events(
+        events, made = make_events(
             rng,
             calendar,
             customers.iloc[first:last].reset_index(drop=True),
@@ -125,7 +126,10 @@ def event_blocks(
             first_item,
             carts[(cart_owner >= first) & (cart_owner < last)],
             first,
+            tickets,
         )
+        tickets += made
+        yield events
 
 
 def make_events(
@@ -137,8 +141,10 @@ def make_events(
     first_item: pd.Series,
     carts: pd.DataFrame,
     offset: int,
-) -> pd.DataFrame:
-    """The events of ``customers`` (the shop's customers ``offset`` on), unordered.
+    tickets_before: int,
+) -> tuple[pd.DataFrame, int]:
+    """The events of ``customers`` (the shop's customers ``offset`` on), unordered, and
+    how many support tickets they opened (numbered after ``tickets_before``).
 
     ``cust_idx`` is the shop-wide customer index; the writer orders events by time.
     """
@@ -208,7 +214,8 @@ def make_events(
     ticket = rng.random(len(orders)) < 0.03
     who = cust_of_order[ticket]
     t_open = t_order[ticket] + rng.uniform(1, 10, who.size)
-    ticket_id = np.arange(1, who.size + 1)
+    ticket_id = tickets_before + np.arange(1, who.size + 1)
+    tickets_made = int(who.size)
     order_ids = orders["order_id"].to_numpy()[ticket]
     buf.add("support_ticket_opened", who, t_open, ticket_id=ticket_id, order_id=order_ids)
     resolved = rng.random(who.size) < 0.8
@@ -227,4 +234,4 @@ def make_events(
     events = events[(events["t"] >= 0) & (events["t_arrival"] < calendar.days)].reset_index(drop=True)
     events["customer_id"] = customers["customer_id"].to_numpy()[events["cust_idx"].to_numpy()]
     events["cust_idx"] += offset
-    return events
+    return events, tickets_made
