@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from nurture.config import Settings
 from nurture.transform import manifest_path
-from nurture.warehouse import read_arrow
+from nurture.warehouse import node_relation, read_arrow
 
 BI_EXPOSURE_TYPES = ("dashboard", "analysis")
 CATALOGUE = "nurture_bi.duckdb"
@@ -88,11 +88,8 @@ def bi_models(manifest: Path) -> dict[str, str]:
         if exposure["type"] in BI_EXPOSURE_TYPES
         for node in exposure["depends_on"]["nodes"]
     }
-    models = {}
-    for node_id in sorted(ids):
-        node = content["nodes"][node_id]
-        models[node["name"]] = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
-    return models
+    nodes = [content["nodes"][node_id] for node_id in sorted(ids)]
+    return {node["name"]: node_relation(node) for node in nodes}
 
 
 def publish(settings: Settings, run_date: date) -> dict[str, int]:

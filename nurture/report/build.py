@@ -63,7 +63,7 @@ def build_report(settings: Settings, run_date: date) -> Path:
     """Write the report for ``run_date`` from the current BI snapshot; returns its path."""
     snapshot = bi.current_dir(settings)
     if not snapshot.exists():
-        raise FileNotFoundError(f"no BI snapshot at {snapshot}: publish the marts first (nurture publish-bi)")
+        raise FileNotFoundError(f"no BI snapshot at {snapshot}: run `nurture report` (it publishes one)")
     frames = data.load(snapshot.resolve())
     drawn = [_chart(name, title, caption, frames[name]) for name, title, caption in SECTIONS]
     page = (
