@@ -182,13 +182,22 @@ class AirflowApi:
     def __init__(self, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}/api/v2"
 
-    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def call(self, method: str, path: str, body: dict | None = None, attempts: int = 8) -> dict:
+        """One API call; a 503 (the SQLite metadata DB busy while the services start) is
+        retried with a growing pause."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
+        for attempt in range(1, attempts + 1):
+            request = urllib.request.Request(
+                self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as error:
+                if error.code != 503 or attempt == attempts:
+                    raise
+                time.sleep(attempt)
+        raise AssertionError("unreachable")
 
     def wait_until_healthy(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
