@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nurture.atomic import new_work_folder, replace_file, swap_folder
+from nurture.bi import bi_dir
 from nurture.config import Settings
 from nurture.export.state import state_dir
 from nurture.privacy import erase_hashes
@@ -221,7 +222,7 @@ def _erase_bi(settings: Settings, hashes: list[str]) -> int:
     """Rows of the listed customers in the published BI snapshots (current and previous)."""
     listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
     removed = 0
-    for path in sorted((settings.home / "bi" / "snapshots").glob("*/*.parquet")):
+    for path in sorted((bi_dir(settings) / "snapshots").glob("*/*.parquet")):
         if "customer_id" in pq.read_schema(path).names:
             removed += _filter_parquet(path, f"{hash_sql()} not in {listed}")
     return removed
