@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres
+.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres redis
 
 # Idempotent: reinstalls only when the lock file or pyproject.toml changed.
 setup: $(STAMP)
@@ -26,7 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/python scripts/demo.py
 
-test: setup postgres
+test: setup postgres redis
 	$(BIN)/python -m pytest
 
 # Includes the slow scale tests kept out of CI.
@@ -37,6 +37,11 @@ test-all: setup postgres
 # missing, creates .pg/ once; a no-op when it already runs). See the script.
 postgres:
 	scripts/postgres.sh start
+
+# redis-server for the CeleryExecutor test, which starts a private broker of its own
+# (installs Debian's package if missing; a no-op when it is there). See the script.
+redis:
+	scripts/redis.sh install
 
 airflow: setup
 	$(BIN)/python scripts/airflow_standalone.py

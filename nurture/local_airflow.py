@@ -1,7 +1,9 @@
 """Run the project's DAGs on a local Airflow: the embedded default (SQLite metadata DB).
 
 Used by ``make demo``, ``make airflow`` and the tests, so all three run Airflow
-the same way. Airflow's home lives under the data home (git-ignored).
+the same way. Airflow's home lives under the data home (git-ignored). The
+CeleryExecutor's settings (``celery_executor_env``) are docker-compose.yml's too;
+``redis_server`` and ``celery_workers`` run that stack on one machine for the tests.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -128,6 +130,30 @@ def init_metadata(env: dict[str, str], log: Path) -> None:
     airflow(env, "pools", "set", *WAREHOUSE_POOL, log=log)
 
 
+def _start(command: list[str], env: dict[str, str] | None, log: Path) -> subprocess.Popen:
+    """A background process in its own process group (session), its output appended to ``log``."""
+    with log.open("a") as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(procs: list[subprocess.Popen], timeout: float = 30) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there after ``timeout``."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        # Children that outlived their parent (a task's process) are in the same group.
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @contextmanager
 def airflow_services(
     env: dict[str, str], log_dir: Path, services=("api-server", "scheduler", "dag-processor")
@@ -137,22 +163,118 @@ def airflow_services(
     procs = []
     try:
         for service in services:
-            out = (log_dir / f"{service}.log").open("a")
-            procs.append(
-                subprocess.Popen(
-                    [AIRFLOW, service], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
+            procs.append(_start([AIRFLOW, service], env, log_dir / f"{service}.log"))
         yield
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop(procs)
+
+
+# --- The CeleryExecutor: docker-compose.yml's stack, on one machine ----------------
+
+# Set on each Celery worker: the name its tasks report as their host (`task_hostname`).
+WORKER_HOSTNAME_VAR = "NURTURE_AIRFLOW_HOSTNAME"
+
+
+def celery_executor_env(
+    metadata_db: str, broker_url: str, jwt_secret: str, api_secret_key: str
+) -> dict[str, str]:
+    """The CeleryExecutor's settings, the one place for them: docker-compose.yml's
+    ``x-airflow-common`` environment has exactly these values (a test checks it), and
+    ``tests/test_celery_executor.py`` runs the stack on 127.0.0.1 with them.
+
+    ``metadata_db`` is ``user:password@host[:port]/database[?query]`` of a PostgreSQL
+    database: the metadata DB and Celery's result backend live there. ``broker_url`` is
+    the Redis broker. Every process (API server, scheduler, DAG processor, workers)
+    must share the two secrets: the workers' calls to the execution API carry JWTs the
+    API server checks, and the API server signs its log requests with the secret key.
+    Without them each process makes up its own and a worker's calls fail with "Invalid
+    auth token" (apache/airflow#49646). The execution API's URL is ``airflow_env``'s.
+    """
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_db}",
+        # The driver named: SQLAlchemy 2.1 defaults `postgresql://` to psycopg 3, not installed.
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_db}",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
+        "AIRFLOW__API__SECRET_KEY": api_secret_key,
+    }
+
+
+def task_hostname() -> str:
+    """``[core] hostname_callable`` for Celery workers that share one machine.
+
+    In docker-compose each worker is a container with a host name of its own; two
+    workers on one host would report the same one. Each of ours sets
+    ``NURTURE_AIRFLOW_HOSTNAME``, which its tasks record as the task instance's
+    ``hostname`` (the machine's name when unset).
+    """
+    return os.environ.get(WORKER_HOSTNAME_VAR) or socket.getfqdn()
+
+
+@contextmanager
+def redis_server(server: str, port: int, work_dir: Path) -> Iterator[str]:
+    """A private Redis on 127.0.0.1:``port`` without snapshots, its log in ``work_dir``.
+
+    Yields the broker URL once the server answers; stops it on exit.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    command = [server, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes"]
+    command += ["--save", "", "--appendonly", "no", "--dir", str(work_dir)]
+    proc = _start(command, None, work_dir / "redis.log")
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers_ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start: see {work_dir / 'redis.log'}")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop([proc])
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def celery_workers(
+    env: dict[str, str], log_dir: Path, names: tuple[str, ...], concurrency: int = 2, timeout: float = 180
+) -> Iterator[dict[str, Path]]:
+    """One ``airflow celery worker`` per name, each the Celery node ``<name>@127.0.0.1``
+    whose tasks report ``<name>`` as their host; yields each worker's log once all are
+    ready, stops them (and their tasks) on exit.
+
+    The workers serve no logs over HTTP (that server listens on every interface):
+    the task logs are files under the ``AIRFLOW_HOME`` they share with the API server.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs, logs = [], {}
+    try:
+        for name in names:
+            logs[name] = log_dir / f"celery-{name}.log"
+            worker_env = env | {
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.task_hostname",
+                WORKER_HOSTNAME_VAR: name,
+            }
+            command = [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@127.0.0.1"]
+            command += ["--concurrency", str(concurrency), "--skip-serve-logs"]
+            command += ["--pid", str(log_dir / f"celery-{name}.pid")]
+            procs.append(_start(command, worker_env, logs[name]))
+        deadline = time.monotonic() + timeout
+        for (name, log), proc in zip(logs.items(), procs, strict=True):
+            while f"{name}@127.0.0.1 ready" not in log.read_text(errors="replace"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Celery worker {name} did not come up: see {log}")
+                time.sleep(1)
+        yield logs
+    finally:
+        _stop(procs, timeout=60)
 
 
 @contextmanager
