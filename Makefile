@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres redis
+.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres redis java
 
 # Idempotent: reinstalls only when the lock file or pyproject.toml changed.
 setup: $(STAMP)
@@ -26,11 +26,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/python scripts/demo.py
 
-test: setup postgres redis
+test: setup postgres redis java
 	$(BIN)/python -m pytest
 
 # Includes the slow scale tests kept out of CI.
-test-all: setup postgres
+test-all: setup postgres redis java
 	$(BIN)/python -m pytest -m ""
 
 # The local PostgreSQL warehouse for the dbt `postgres` target (installs it if
@@ -42,6 +42,10 @@ postgres:
 # (installs Debian's package if missing; a no-op when it is there). See the script.
 redis:
 	scripts/redis.sh install
+
+# Java 17 for the dbt `spark` target's local session (checks; installs it as root on Debian).
+java:
+	scripts/java.sh
 
 airflow: setup
 	$(BIN)/python scripts/airflow_standalone.py

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from nurture.config import Settings
 from nurture.transform import manifest_path
-from nurture.warehouse import node_relation, read_arrow
+from nurture.warehouse import node_relation, read_marts
 
 BI_EXPOSURE_TYPES = ("dashboard", "analysis")
 CATALOGUE = "nurture_bi.duckdb"
@@ -101,8 +101,8 @@ def publish(settings: Settings, run_date: date) -> dict[str, int]:
     work = snapshots / f".{snapshot.name}.tmp"
     work.mkdir()
     models = bi_models(manifest_path(settings))
-    if settings.dbt_target == "postgres":
-        _copy_from_postgres(settings, models, work)
+    if settings.dbt_target != "duckdb":
+        _copy_marts(settings, models, work)
         models = {}
     if settings.warehouse_path.exists():  # the exports' tables live in the DuckDB file
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -124,10 +124,10 @@ def publish(settings: Settings, run_date: date) -> dict[str, int]:
     return rows
 
 
-def _copy_from_postgres(settings: Settings, models: dict[str, str], folder: Path) -> None:
-    """The marts from the PostgreSQL target, through its connection, as Parquet."""
+def _copy_marts(settings: Settings, models: dict[str, str], folder: Path) -> None:
+    """The marts of the PostgreSQL or Spark target, through ``read_marts``, as Parquet."""
     for name, relation in models.items():
-        pq.write_table(read_arrow(settings, f"select * from {relation}"), folder / f"{name}.parquet")
+        pq.write_table(read_marts(settings, f"select * from {relation}"), folder / f"{name}.parquet")
 
 
 def _point_current(root: Path, snapshot: Path) -> None:

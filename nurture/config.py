@@ -32,7 +32,7 @@ class Settings:
     raw_dir: Path
     warehouse_path: Path
     exports_dir: Path
-    dbt_target: str  # "duckdb" (the embedded default) or "postgres"
+    dbt_target: str  # "duckdb" (the embedded default), "postgres" or "spark"
     # Data-quality limits (see expectations/README.md).
     shop_opened_on: date = date(2000, 1, 1)  # earlier timestamps are quarantined
     max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
@@ -49,6 +49,10 @@ class Settings:
         return {
             "NURTURE_RAW_DIR": str(self.raw_dir),
             "NURTURE_WAREHOUSE": str(self.warehouse_path),
+            "NURTURE_DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+            # The `spark` target's local session keeps its tables and metastore here.
+            "NURTURE_SPARK_DIR": os.environ.get("NURTURE_SPARK_DIR")
+            or str(self.warehouse_path.parent / "spark"),
         }
 
 

@@ -65,24 +65,54 @@ def read_sql(settings: Settings, sql: str) -> pd.DataFrame:
         with _postgres() as conn, conn.cursor() as cur:
             cur.execute(sql)
             return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    if settings.dbt_target == "spark":
+        with _spark_reader(settings) as con:
+            return con.sql(sql).df()
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         return con.sql(sql).df()
 
 
-def read_arrow(settings: Settings, sql: str) -> pa.Table:
-    """:func:`read_sql` as an Arrow table (numeric columns keep their decimal type)."""
+@contextmanager
+def _spark_reader(settings: Settings, own_tables: bool = True):
+    """On the Spark target: an in-memory DuckDB with views over the Spark tables' Parquet
+    and (``own_tables``) over Nurture's own tables in the DuckDB file (audit, exports), so
+    the same SQL reads both. A name in both (a mirrored mart) is Spark's."""
+    from nurture.spark import attach_tables
+
+    with duckdb.connect() as con:
+        spark_tables = set(attach_tables(settings, con))
+        if own_tables and settings.warehouse_path.exists():
+            con.execute(f"attach '{settings.warehouse_path}' as nurture_file (read_only)")
+            listed = "select table_schema, table_name from information_schema.tables"
+            listed += " where table_catalog = 'nurture_file'"
+            for schema, table in con.execute(listed).fetchall():
+                if f"{schema}.{table}" not in spark_tables:
+                    con.execute(f'create schema if not exists "{schema}"')
+                    con.execute(
+                        f'create view "{schema}"."{table}" as select * from nurture_file."{schema}"."{table}"'
+                    )
+        yield con
+
+
+def read_marts(settings: Settings, sql: str) -> pa.Table:
+    """A query on the marts dbt built, as an Arrow table (numeric columns keep their
+    decimal type). Unlike :func:`read_sql` it never opens the DuckDB file on the other
+    targets, so a step holding that file open for writing (the exports) can call it."""
+    if settings.dbt_target == "spark":
+        with _spark_reader(settings, own_tables=False) as con:
+            return con.sql(sql).to_arrow_table()
     return pa.Table.from_pandas(read_sql(settings, sql), preserve_index=False)
 
 
 def mirror_marts(settings: Settings, con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:
-    """On the PostgreSQL target, copy these ``"schema"."table"`` marts into ``con`` (the
-    DuckDB warehouse the exports keep their state in) under the same names, so the
-    export step reads them with one code path whichever engine built them. A no-op on
-    DuckDB, where they already are."""
-    if settings.dbt_target != "postgres":
+    """On the PostgreSQL and Spark targets, copy these ``"schema"."table"`` marts into
+    ``con`` (the DuckDB warehouse the exports keep their state in) under the same names,
+    so the export step reads them with one code path whichever engine built them. A
+    no-op on DuckDB, where they already are."""
+    if settings.dbt_target == "duckdb":
         return
     for relation in relations:
-        rows = read_arrow(settings, f"select * from {relation}")
+        rows = read_marts(settings, f"select * from {relation}")
         con.execute(f"create schema if not exists {relation.split('.')[0]}")
         con.register("mirrored", rows)
         con.execute(f"create or replace table {relation} as select * from mirrored")

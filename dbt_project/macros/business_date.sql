@@ -2,13 +2,12 @@
     {#-
         The calendar day of a UTC timestamp in the shop's business time zone
         (var business_timezone, an IANA name). Lifecycle days are counted in it.
-        `x at time zone 'UTC'` makes the naive UTC timestamp zone-aware, the second
-        `at time zone` gives local wall-clock time: the same on DuckDB (ICU) and PostgreSQL.
+        Wall-clock time in that zone (to_local_time), as a date.
     -#}
     {%- set tz = var('business_timezone', 'UTC') -%}
     {%- if tz == 'UTC' -%}
         cast({{ ts }} as date)
     {%- else -%}
-        cast(({{ ts }} at time zone 'UTC') at time zone '{{ tz }}' as date)
+        cast({{ to_local_time(ts, "'" ~ tz ~ "'") }} as date)
     {%- endif -%}
 {%- endmacro %}

@@ -19,3 +19,7 @@
     -#}
     cast(cast({{ json_text(json_column, key) }} as {{ dbt.type_numeric() }}) as integer)
 {%- endmacro %}
+
+{% macro spark__json_text(json_column, key) -%}
+    get_json_object({{ json_column }}, '$.{{ key }}')
+{%- endmacro %}

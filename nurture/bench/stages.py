@@ -90,9 +90,13 @@ def _build(settings: Settings, interval: tuple[datetime, datetime], full_refresh
     results = dbt_build(settings, run_date, build_args=["--full-refresh"] if full_refresh else [])
     pipeline.predict(settings, run_date)
     slowest = sorted(results, key=lambda r: -r.seconds)[:5]
+    tests = sorted(r.seconds for r in results if r.resource_type in ("test", "unit_test"))
     return {
         "nodes": len(results),
         "node_seconds": round(sum(r.seconds for r in results), 2),
+        # Where an engine's fixed cost per statement shows: hundreds of small tests.
+        "test_seconds": round(sum(tests), 2),
+        "median_test_s": tests[len(tests) // 2] if tests else None,
         "slowest": {r.name: r.seconds for r in slowest},
     }
 

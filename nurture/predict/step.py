@@ -11,7 +11,8 @@ the schema dbt builds in, fits both models on all its customers, and writes
 One code path per engine, chosen like dbt's target (argument, else
 ``settings.dbt_target``, from ``NURTURE_DBT_TARGET``): DuckDB through the file at
 ``settings.warehouse_path``, PostgreSQL through
-SQLAlchemy/psycopg2 with the ``NURTURE_PG_*`` variables ``profiles.yml`` reads.
+SQLAlchemy/psycopg2 with the ``NURTURE_PG_*`` variables ``profiles.yml`` reads, Spark
+by reading the inputs' Parquet and writing through a Spark session (``nurture.spark``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ INPUTS = "int_customer_btyd_inputs"
 PREDICTIONS = "pred_customer_value"
 MODEL_FIT = "pred_model_fit"
 # The schema each dbt target builds in (dbt_project/profiles.yml).
-SCHEMAS = {"duckdb": "main", "postgres": "nurture"}
+SCHEMAS = {"duckdb": "main", "postgres": "nurture", "spark": "nurture"}
 
 PREDICTION_COLUMNS = {
     "customer_id": "bigint",
@@ -105,7 +106,8 @@ def predict_customer_value(
     """
     target = resolve_target(target, settings)
     horizon = horizon_days if horizon_days is not None else horizon_days_from_project()
-    warehouse = DuckDBWarehouse(settings) if target == "duckdb" else PostgresWarehouse()
+    warehouses = {"duckdb": DuckDBWarehouse, "postgres": PostgresWarehouse, "spark": SparkWarehouse}
+    warehouse = warehouses[target](settings)
     inputs = warehouse.read_inputs()
     built_for = set(pd.to_datetime(inputs["run_date"]).dt.date)
     if built_for and built_for != {run_date}:
@@ -282,7 +284,7 @@ class PostgresWarehouse:
 
     schema = SCHEMAS["postgres"]
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         from sqlalchemy import create_engine
 
         from nurture.load_postgres import postgres_url_from_env
@@ -329,3 +331,59 @@ class PostgresWarehouse:
         cursor.copy_expert(
             f"copy {self.schema}.{table} ({', '.join(frame.columns)}) from stdin with (format csv)", buffer
         )
+
+
+class SparkWarehouse:
+    """The Spark warehouse of dbt's ``spark`` target. The inputs are read like every mart
+    on Spark (their Parquet, through DuckDB); the results are written through a Spark
+    session configured as dbt's, from a Parquet file (no pandas-to-JVM conversion).
+    Parquet tables have no transactions: the predictions table is overwritten in one
+    statement, and the fit history keeps one partition per run date, replaced."""
+
+    def __init__(self, settings: Settings) -> None:
+        from nurture import spark
+
+        self.settings = settings
+        self.schema = spark.target(settings)["schema"]
+
+    def read_inputs(self) -> pd.DataFrame:
+        import duckdb
+
+        from nurture.warehouse import read_sql
+
+        try:
+            return read_sql(self.settings, _read_sql(self.schema))
+        except duckdb.CatalogException as error:
+            raise PredictionError(
+                f"{self.schema}.{INPUTS} is not built on Spark: run `dbt build` first"
+            ) from error
+
+    def replace(self, predictions: pd.DataFrame, fit: pd.DataFrame) -> None:
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from nurture import spark
+
+        session = spark.session(self.settings)
+        with tempfile.TemporaryDirectory(dir=spark.warehouse_dir(self.settings).parent) as work:
+            for table, frame, columns in (
+                (PREDICTIONS, predictions, PREDICTION_COLUMNS),
+                (MODEL_FIT, fit, FIT_COLUMNS),
+            ):
+                path = f"{work}/{table}.parquet"
+                pq.write_table(pa.Table.from_pandas(frame[list(columns)], preserve_index=False), path)
+                spark_types = {n: t.replace("double precision", "double") for n, t in columns.items()}
+                rows = session.read.parquet(path).selectExpr(
+                    *(f"cast({n} as {t}) as {n}" for n, t in spark_types.items())
+                )
+                name = f"{self.schema}.{table}"
+                if table == PREDICTIONS:
+                    rows.write.mode("overwrite").format("parquet").saveAsTable(name)
+                elif not session.catalog.tableExists(name):
+                    rows.write.format("parquet").partitionBy("run_date").saveAsTable(name)
+                else:
+                    session.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+                    ordered = [f.name for f in session.table(name).schema.fields]
+                    rows.select(*ordered).write.insertInto(name, overwrite=True)

@@ -13,7 +13,7 @@ final as (
         customer_id,
         count(*) as paid_orders,
         count(case when discount > 0 then order_id end) as discounted_paid_orders,
-        cast(count(case when discount > 0 then order_id end) as double precision)
+        cast(count(case when discount > 0 then order_id end) as {{ type_double() }})
             / count(*) as discount_share
 
     from paid_orders

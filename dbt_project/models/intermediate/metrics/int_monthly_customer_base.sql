@@ -95,9 +95,9 @@ final as (
         customers_at_start,
         customers_at_end,
         new_customers,
-        cast(customers_at_end - new_customers as double precision)
+        cast(customers_at_end - new_customers as {{ type_double() }})
             / nullif(customers_at_start, 0) as customer_retention_rate,
-        1 - cast(customers_at_end - new_customers as double precision)
+        1 - cast(customers_at_end - new_customers as {{ type_double() }})
             / nullif(customers_at_start, 0) as churn_rate
 
     from counted

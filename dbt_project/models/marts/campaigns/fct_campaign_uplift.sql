@@ -128,11 +128,11 @@ groups as (
         sum(case when is_holdout then 1 else 0 end) as holdout_customers,
         sum(case when not is_holdout then purchased else 0 end) as treated_buyers,
         sum(case when is_holdout then purchased else 0 end) as holdout_buyers,
-        cast(sum(case when not is_holdout then revenue else 0 end) as double precision) as treated_revenue,
-        cast(sum(case when is_holdout then revenue else 0 end) as double precision) as holdout_revenue,
-        cast(sum(case when not is_holdout then revenue * revenue else 0 end) as double precision)
+        cast(sum(case when not is_holdout then revenue else 0 end) as {{ type_double() }}) as treated_revenue,
+        cast(sum(case when is_holdout then revenue else 0 end) as {{ type_double() }}) as holdout_revenue,
+        cast(sum(case when not is_holdout then revenue * revenue else 0 end) as {{ type_double() }})
             as treated_revenue_squares,
-        cast(sum(case when is_holdout then revenue * revenue else 0 end) as double precision)
+        cast(sum(case when is_holdout then revenue * revenue else 0 end) as {{ type_double() }})
             as holdout_revenue_squares
 
     from outcomes

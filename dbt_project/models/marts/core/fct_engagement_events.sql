@@ -1,15 +1,18 @@
 {#-
     Incremental with a lookback window for late events. An incremental run for
     run date D first deletes every row that arrived after D - event_lookback_days
-    (the pre-hook), then inserts the events that arrived after what is left, up to D.
+    (the pre-hook), then inserts the events that arrived after what is left, up to D:
+    delete + insert on DuckDB and PostgreSQL; on Spark the table is partitioned by
+    arrival day, the pre-hook drops those partitions and insert_overwrite writes them.
     So the table always holds exactly the events that arrived on or before D — also
     when an old date is re-run after later ones — and equals a full refresh.
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where arrived_date > "
-        ~ "{{ dbt.dateadd('day', -var('event_lookback_days'), run_date()) }}{% endif %}"
+    incremental_strategy='insert_overwrite' if target.type == 'spark' else 'append',
+    partition_by=['arrived_date'] if target.type == 'spark' else none,
+    pre_hook="{% if is_incremental() %}{{ delete_rows_after(this, 'arrived_date', "
+        ~ "dbt.dateadd('day', -var('event_lookback_days'), run_date())) }}{% endif %}"
 ) }}
 
 with

@@ -193,8 +193,8 @@ best_seller_picks as (
         product_id,
         'category_best_seller' as recommendation_source,
         cast(null as {{ dbt.type_bigint() }}) as based_on_product_id,
-        cast(null as double precision) as lift,
-        cast(null as double precision) as confidence
+        cast(null as {{ type_double() }}) as lift,
+        cast(null as {{ type_double() }}) as confidence
 
     from (
         select

@@ -79,10 +79,10 @@ final as (
         antecedent.orders as antecedent_orders,
         consequent.orders as consequent_orders,
         totals.paid_orders as basket_count,
-        cast(pairs.pair_orders as double precision) / totals.paid_orders as support,
-        cast(pairs.pair_orders as double precision) / antecedent.orders as confidence,
-        (cast(pairs.pair_orders as double precision) / antecedent.orders)
-            / (cast(consequent.orders as double precision) / totals.paid_orders) as lift
+        cast(pairs.pair_orders as {{ type_double() }}) / totals.paid_orders as support,
+        cast(pairs.pair_orders as {{ type_double() }}) / antecedent.orders as confidence,
+        (cast(pairs.pair_orders as {{ type_double() }}) / antecedent.orders)
+            / (cast(consequent.orders as {{ type_double() }}) / totals.paid_orders) as lift
 
     from pairs
 

@@ -86,7 +86,7 @@ final as (
         is_partial_month,
         cohort_size,
         customers_retained,
-        cast(customers_retained as double precision) / cohort_size as retention_rate,
+        cast(customers_retained as {{ type_double() }}) / cohort_size as retention_rate,
         revenue_reporting,
         sum(revenue_reporting) over (
             partition by cohort_month
@@ -97,7 +97,7 @@ final as (
             partition by cohort_month
             order by months_since_first_order
             rows between unbounded preceding and current row
-        ) as double precision) / cohort_size as cumulative_ltv_per_customer_reporting
+        ) as {{ type_double() }}) / cohort_size as cumulative_ltv_per_customer_reporting
 
     from joined
 

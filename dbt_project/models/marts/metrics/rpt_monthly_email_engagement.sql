@@ -43,10 +43,10 @@ final as (
         coalesce(counted.opened_sends, 0) as opened_sends,
         coalesce(counted.clicked_sends, 0) as clicked_sends,
         coalesce(counted.unsubscribed_sends, 0) as unsubscribed_sends,
-        1 - cast(counted.bounced_sends as double precision) / nullif(counted.sends, 0) as delivery_rate,
-        cast(counted.opened_sends as double precision) / nullif(counted.sends, 0) as open_rate,
-        cast(counted.clicked_sends as double precision) / nullif(counted.sends, 0) as click_rate,
-        cast(counted.unsubscribed_sends as double precision) / nullif(counted.sends, 0) as unsubscribe_rate
+        1 - cast(counted.bounced_sends as {{ type_double() }}) / nullif(counted.sends, 0) as delivery_rate,
+        cast(counted.opened_sends as {{ type_double() }}) / nullif(counted.sends, 0) as open_rate,
+        cast(counted.clicked_sends as {{ type_double() }}) / nullif(counted.sends, 0) as click_rate,
+        cast(counted.unsubscribed_sends as {{ type_double() }}) / nullif(counted.sends, 0) as unsubscribe_rate
 
     from months
 

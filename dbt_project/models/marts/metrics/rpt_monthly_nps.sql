@@ -47,10 +47,10 @@ final as (
         coalesce(counted.promoters, 0) as promoters,
         coalesce(counted.passives, 0) as passives,
         coalesce(counted.detractors, 0) as detractors,
-        cast(counted.promoters as double precision) / nullif(counted.responses, 0) as promoter_share,
-        cast(counted.passives as double precision) / nullif(counted.responses, 0) as passive_share,
-        cast(counted.detractors as double precision) / nullif(counted.responses, 0) as detractor_share,
-        100 * cast(counted.promoters - counted.detractors as double precision)
+        cast(counted.promoters as {{ type_double() }}) / nullif(counted.responses, 0) as promoter_share,
+        cast(counted.passives as {{ type_double() }}) / nullif(counted.responses, 0) as passive_share,
+        cast(counted.detractors as {{ type_double() }}) / nullif(counted.responses, 0) as detractor_share,
+        100 * cast(counted.promoters - counted.detractors as {{ type_double() }})
             / nullif(counted.responses, 0) as nps
 
     from months

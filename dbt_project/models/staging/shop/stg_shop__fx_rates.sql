@@ -16,7 +16,7 @@ latest as (
 final as (
 
     select
-        upper(currency) || ':' || cast(rate_date as varchar) as fx_rate_id,
+        upper(currency) || ':' || cast(rate_date as {{ dbt.type_string() }}) as fx_rate_id,
         rate_date,
         upper(currency) as currency,
         rate_to_reporting,

@@ -1,0 +1,266 @@
+"""Switching engines changes nothing: one shop, built on DuckDB, PostgreSQL and Spark.
+
+A small shop is extracted into a raw zone. ``nurture.load_postgres`` loads it into a
+real PostgreSQL server (the project's own, ``scripts/postgres.sh``, which ``make test``
+starts); Spark reads it in place (a local session inside this process, its tables and
+metastore in a temporary folder). ``dbt build`` runs every model, data test and unit
+test on each engine, then the steps after dbt run on what that engine built: the mart
+gate, the BI snapshot, the export allocation and the predicted-value step. Every mart
+and segment must hold the same rows on all three (sorted; floats within 1e-9
+relative), and so must the allocations and the predictions. Each run works in fresh
+schemas, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import uuid
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+import pytest
+
+from nurture import pipeline
+from nurture.config import PROJECT_ROOT
+from nurture.load_postgres import DATASETS, load_raw_to_postgres, postgres_url_from_env
+from nurture.predict.step import predict_customer_value
+from nurture.quality.checks import MART_MODELS, check_marts
+from nurture.transform import dbt_build, manifest_path
+from nurture.warehouse import read_sql
+from tests.conftest import make_shop, midnight
+
+psycopg2 = pytest.importorskip("psycopg2")
+
+ENGINES = ("postgres", "spark", "duckdb")  # DuckDB last: its manifest is the one left
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> str:
+    """The warehouse URL; a local server is started (idempotently) by the project's script."""
+    if os.environ.get("NURTURE_PG_HOST", "127.0.0.1") in ("127.0.0.1", "localhost"):
+        script = PROJECT_ROOT / "scripts" / "postgres.sh"
+        started = subprocess.run([script, "start"], capture_output=True, text=True)
+        if started.returncode:
+            pytest.fail(f"{script} start failed:\n{started.stderr}")
+    url = postgres_url_from_env()
+    try:
+        psycopg2.connect(url).close()
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"no PostgreSQL at {url} (run scripts/postgres.sh start, as `make test` does): {error}")
+    return url
+
+
+@pytest.fixture(scope="module")
+def schemas(pg_url):
+    """Fresh schemas for this run (reruns and parallel runs never collide)."""
+    suffix = uuid.uuid4().hex[:10]
+    names = {"raw": f"test_raw_{suffix}", "dbt": f"test_dbt_{suffix}", "range": f"test_range_{suffix}"}
+    yield names
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        for name in names.values():
+            cur.execute(f'drop schema if exists "{name}" cascade')
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """(settings, shop) with the whole shop extracted into the raw zone."""
+    with pytest.MonkeyPatch.context() as env:
+        # run_dbt exports these and load_settings reads them: keep other modules' paths out.
+        env.delenv("NURTURE_RAW_DIR", raising=False)
+        env.delenv("NURTURE_WAREHOUSE", raising=False)
+        settings, shop = make_shop(tmp_path_factory.mktemp("engines"), customers=300, days=200, seed=5)
+        start, end = midnight(shop.start), midnight(shop.end + timedelta(days=1))
+        pipeline.extract_shop(settings, settings.shop_db_url, start, end)
+        pipeline.extract_events(settings, start, end)
+    return settings, shop
+
+
+@pytest.fixture(scope="module")
+def built(shop, pg_url, schemas, tmp_path_factory):
+    """Build the shop on every engine and run the steps after dbt on each; what each gave."""
+    settings, generated = shop
+    day = generated.end
+    load_raw_to_postgres(settings.raw_dir, pg_url, schema=schemas["raw"])
+    out = {}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NURTURE_PG_RAW_SCHEMA", schemas["raw"])
+        env.setenv("NURTURE_PG_SCHEMA", schemas["dbt"])
+        env.setenv("NURTURE_SPARK_SCHEMA", schemas["dbt"])
+        env.setenv("NURTURE_SPARK_DIR", str(tmp_path_factory.mktemp("spark")))
+        for engine in ENGINES:
+            on = replace(settings, dbt_target=engine)
+            run_id = f"test_{engine}_{schemas['dbt']}"
+            results = dbt_build(on, day, target=engine)  # raises naming any failed node
+            nodes = manifest_nodes(on)
+            checks = check_marts(on, day, run_id)
+            published = pipeline.publish_bi(on, day)
+            pipeline.stage_exports(on, day, run_id)  # replaces the day's allocation
+            with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:  # export state
+                allocated = con.sql(f"select * from exports.allocations where run_date = '{day}'").df()
+            predicted = predict_customer_value(on, day, engine)
+            schema = {"duckdb": "main"}.get(engine, schemas["dbt"])
+            tables = {
+                name: read_sql(on, f'select * from "{schema}"."{name}"')
+                for name in [*nodes, "pred_customer_value"]
+            }
+            out[engine] = {
+                "results": results,
+                "checks": checks,
+                "published": published,
+                "allocated": allocated,
+                "predicted": predicted,
+                "tables": tables,
+                "run_id": run_id,
+            }
+    return out
+
+
+def manifest_nodes(settings) -> list[str]:
+    """The marts and segments of the last build (models under models/marts)."""
+    import json
+
+    nodes = json.loads(manifest_path(settings).read_text())["nodes"].values()
+    return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == "marts")
+
+
+def normalized(value):
+    """One value as the comparison sees it: numbers as float, times as naive UTC, nulls as None."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal) or hasattr(value, "dtype"):
+        if str(getattr(value, "dtype", "")) == "bool":
+            return bool(value)
+        return float(value)
+    if isinstance(value, pd.Timestamp):
+        value = value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
+        return value.to_pydatetime()
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):  # DuckDB's dates reach pandas as midnight timestamps
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def sorted_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    rows = [tuple(normalized(v) for v in row) for row in frame[columns].itertuples(index=False)]
+    return sorted(rows, key=lambda row: tuple((v is None, str(v) if isinstance(v, str) else v) for v in row))
+
+
+def same_value(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def assert_same_table(name: str, engine: str, got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """``got`` (built on ``engine``) holds the rows of ``want`` (DuckDB). Columns are compared
+    by name: Spark puts a table's partition column last."""
+    assert sorted(got.columns) == sorted(want.columns), f"{name} on {engine}: columns differ"
+    columns = list(want.columns)
+    got_rows, want_rows = sorted_rows(got, columns), sorted_rows(want, columns)
+    assert len(got_rows) == len(want_rows), (
+        f"{name}: {len(got_rows)} rows on {engine}, {len(want_rows)} on DuckDB"
+    )
+    differences = [
+        (row[0], column, value, other)
+        for row, other_row in zip(got_rows, want_rows, strict=True)
+        for column, value, other in zip(columns, row, other_row, strict=True)
+        if not same_value(value, other)
+    ]
+    assert not differences, f"{name}: (first column, column, {engine}, DuckDB) differ: {differences[:10]}"
+
+
+def test_the_loader_mirrors_the_raw_zone_and_replaces_days(shop, pg_url, schemas):
+    settings, generated = shop
+    counts = load_raw_to_postgres(settings.raw_dir, pg_url, schema=schemas["raw"])
+    for dataset in DATASETS:
+        want = duck_rows(f"select count(*) from {raw_parquet(settings, dataset)}")[0][0]
+        assert counts[dataset] == want > 0, dataset
+
+    # The tie-break columns carry exactly what read_parquet gives DuckDB.
+    columns = "order_id, status, total, updated_at, dt, filename, file_row_number"
+    order = "order by dt, file_row_number"
+    assert pg_rows(pg_url, f'select {columns} from "{schemas["raw"]}".orders {order}') == duck_rows(
+        f"select {columns} from {raw_parquet(settings, 'orders')} {order}"
+    )
+
+    # A range loads just its days, and loading it again replaces them.
+    first, end = generated.end - timedelta(days=9), generated.end - timedelta(days=2)
+    for _ in range(2):
+        ranged = load_raw_to_postgres(settings.raw_dir, pg_url, first, end, schema=schemas["range"])
+    query = (
+        "select count(*), min(dt), max(dt), count(distinct (dt, file_row_number))"
+        f' from "{schemas["range"]}".events'
+    )
+    rows, low, high, distinct = pg_rows(pg_url, query)[0]
+    assert (rows, distinct, low, high) == (ranged["events"], rows, first, end - timedelta(days=1))
+    want = f"select count(*) from {raw_parquet(settings, 'events')} where dt >= '{first}' and dt < '{end}'"
+    assert rows == duck_rows(want)[0][0] > 0
+
+
+def test_every_model_test_and_unit_test_passes_on_every_engine(built):
+    for engine, got in built.items():
+        kinds = {r.resource_type for r in got["results"]}
+        assert {"model", "test", "unit_test", "seed"} <= kinds, (engine, kinds)
+        assert not [r for r in got["results"] if r.status in ("error", "fail", "skipped")], engine
+        assert len(got["results"]) == len(built["duckdb"]["results"]), engine
+
+
+def test_every_mart_and_segment_holds_the_same_rows_on_every_engine(built):
+    want = built["duckdb"]["tables"]
+    assert {"dim_customers", "fct_orders", "seg_winback_lapsing", "fct_engagement_events"} <= set(want)
+    assert sum(len(frame) > 5 for frame in want.values()) > 20, "the shop fills most marts"
+    differences = []
+    for engine in ("postgres", "spark"):
+        got = built[engine]["tables"]
+        assert set(got) == set(want), engine
+        for name in sorted(want):
+            try:
+                assert_same_table(name, engine, got[name], want[name])
+            except AssertionError as error:
+                differences.append(str(error).splitlines()[0][:600])
+    assert not differences, "\n".join(differences)
+
+
+def test_checks_bi_and_exports_work_whichever_engine_built_the_marts(built):
+    want = built["duckdb"]
+    assert sum(n for n in want["allocated"].groupby("segment").size()) > 20
+    for engine in ENGINES:
+        got = built[engine]
+        outcomes = got["checks"]
+        assert sorted(o.suite for o in outcomes) == [f"mart_{m}" for m in sorted(MART_MODELS)], engine
+        assert not [f for o in outcomes for f in o.blocking_failures], engine
+        assert got["published"]["dim_customers"] == len(want["tables"]["dim_customers"]) > 0, engine
+        assert got["published"]["fct_campaign_uplift"] == 0, "no exports had run before the publish"
+        assert_same_table("exports.allocations", engine, got["allocated"], want["allocated"])
+        # The predictions themselves are compared with the marts (pred_customer_value).
+        assert got["predicted"] == want["predicted"] == len(want["tables"]["pred_customer_value"]) > 0, engine
+
+
+def pg_rows(url: str, query: str) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def duck_rows(query: str) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.sql(query).fetchall()
+
+
+def raw_parquet(settings, dataset: str) -> str:
+    """The dbt-duckdb source of ``dataset`` (see the sources' external_location)."""
+    return (
+        f"read_parquet('{settings.raw_dir}/{dataset}/*/*.parquet', "
+        "hive_partitioning = true, filename = true, file_row_number = true)"
+    )
