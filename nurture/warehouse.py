@@ -1,7 +1,8 @@
-"""Small reads and writes against the warehouse, on DuckDB (default) or PostgreSQL.
+"""Small reads and writes against the warehouse, on DuckDB (default), PostgreSQL or Spark.
 
-dbt owns the models; this module only reads them (for the quality gates) and
-writes Nurture's own ``audit`` schema (validation results, run records).
+dbt owns the models; this module only reads them (quality gates, exports, BI) and
+writes Nurture's own ``audit`` schema (validation results, run records): in PostgreSQL
+on that target, else in the DuckDB file (Spark's tables are read as their Parquet).
 """
 
 from __future__ import annotations
