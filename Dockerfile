@@ -20,6 +20,11 @@ ENV DO_NOT_TRACK=1 \
 # volume copies this directory's owner and mode, so containers running as
 # AIRFLOW_UID with group 0 (see docker-compose.yml) can write to it.
 USER root
+# A Java runtime for the dbt `spark` target's local session (pyspark runs on Java 17);
+# the thrift / http methods to a real cluster do not need it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /opt/nurture/app /opt/nurture/bin /opt/nurture/data \
     && chown -R airflow:0 /opt/nurture \
     && chmod -R g+rwX /opt/nurture
