@@ -105,18 +105,27 @@ def read_marts(settings: Settings, sql: str) -> pa.Table:
     return pa.Table.from_pandas(read_sql(settings, sql), preserve_index=False)
 
 
-def mirror_marts(settings: Settings, con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:
-    """On the PostgreSQL and Spark targets, copy these ``"schema"."table"`` marts into
-    ``con`` (the DuckDB warehouse the exports keep their state in) under the same names,
-    so the export step reads them with one code path whichever engine built them. A
-    no-op on DuckDB, where they already are."""
+def mirror_schema(settings: Settings, schema: str) -> str:
+    """Where the export step reads a mart in the DuckDB file: the mart's own schema on
+    DuckDB; on the other targets its copy's schema ``<target>_<schema>`` (the file's
+    catalog is named after the file, ``nurture``, and a schema of that name would make
+    ``"nurture"."seg_…"`` ambiguous in DuckDB SQL)."""
+    return schema if settings.dbt_target == "duckdb" else f"{settings.dbt_target}_{schema}"
+
+
+def mirror_marts(settings: Settings, con: duckdb.DuckDBPyConnection, marts: list[tuple[str, str]]) -> None:
+    """On the PostgreSQL and Spark targets, copy these ``(schema, table)`` marts into
+    ``con`` (the DuckDB warehouse the exports keep their state in), in
+    :func:`mirror_schema`, so the export step reads them with one code path whichever
+    engine built them. A no-op on DuckDB, where they already are."""
     if settings.dbt_target == "duckdb":
         return
-    for relation in relations:
-        rows = read_marts(settings, f"select * from {relation}")
-        con.execute(f"create schema if not exists {relation.split('.')[0]}")
+    for schema, table in marts:
+        rows = read_marts(settings, f'select * from "{schema}"."{table}"')
+        copy = mirror_schema(settings, schema)
+        con.execute(f'create schema if not exists "{copy}"')
         con.register("mirrored", rows)
-        con.execute(f"create or replace table {relation} as select * from mirrored")
+        con.execute(f'create or replace table "{copy}"."{table}" as select * from mirrored')
         con.unregister("mirrored")
 
 

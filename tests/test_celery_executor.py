@@ -34,6 +34,7 @@ import yaml
 
 from nurture import pipeline
 from nurture.config import PROJECT_ROOT, load_settings
+from nurture.export.sandbox_api import SandboxApi
 from nurture.local_airflow import (
     DAG_ID,
     AirflowApi,
@@ -45,6 +46,7 @@ from nurture.local_airflow import (
     free_port,
     init_metadata,
     redis_server,
+    sandbox_connection,
 )
 from tests.conftest import make_shop, midnight
 
@@ -160,7 +162,10 @@ def celery_run(tmp_path_factory):
         broker = stack.enter_context(redis_server(redis_binary(), redis_port, home / "redis"))
         env = airflow_env(settings, api_port=api_port, parallelism=4, calendar=(shop.start, shop.end))
         env |= celery_executor_env(metadata_db, broker, secrets.token_urlsafe(32), secrets.token_hex(16))
+        # Its own CRM sandbox: the session's belongs to the modules that count its members.
+        crm = stack.enter_context(SandboxApi())
         env |= {
+            "AIRFLOW_CONN_NURTURE_CRM": sandbox_connection(crm.url),
             "AIRFLOW_HOME": str(home),  # its own, not the session's SQLite one
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # loopback only
         }

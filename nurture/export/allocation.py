@@ -76,7 +76,7 @@ def _candidates_sql(segments: list[Segment], guards: Guards) -> str:
     for rank, s in enumerate(sorted(segments, key=lambda s: (order.get(s.name, len(order)), s.name))):
         parts.append(
             f"select '{s.name}' as segment, '{s.channel}' as channel, {rank} as priority, "
-            f'"{s.key}"::bigint as customer_id from "{s.schema}"."{s.model}"'
+            f'"{s.key}"::bigint as customer_id from {s.relation}'
         )
     return " union all ".join(parts)
 

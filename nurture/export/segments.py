@@ -26,6 +26,11 @@ class Segment:
         """Audience name as exported: the model name without its ``seg_`` prefix."""
         return self.model.removeprefix("seg_")
 
+    @property
+    def relation(self) -> str:
+        """``"schema"."model"``, to read it in SQL."""
+        return f'"{self.schema}"."{self.model}"'
+
 
 def discover_segments(manifest: Path, also_tagged: str | None = None) -> list[Segment]:
     """Every model tagged ``segment`` (and ``also_tagged``) in the dbt manifest, sorted by name."""

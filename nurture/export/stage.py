@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -29,9 +29,10 @@ from nurture.export.config import ExportConfig, SizeGuard
 from nurture.export.segments import Segment, discover_segments
 from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
 from nurture.transform import manifest_path
-from nurture.warehouse import mirror_marts, model_relation
+from nurture.warehouse import mirror_marts, mirror_schema, model_relation
 
 log = logging.getLogger(__name__)
+AUDIENCE = "dim_customer_audience"  # consent, addresses and suppressions per customer
 
 
 @dataclass
@@ -53,7 +54,7 @@ def staged_path(exports_dir: Path, run: date | RunSlot, segment: str) -> Path:
 
 def _included_sql(segment: Segment, slot: RunSlot) -> str:
     return f"""
-        select s.* from "{segment.schema}"."{segment.model}" as s
+        select s.* from {segment.relation} as s
         semi join (select * from {ALLOCATIONS} where {this_run_sql(slot)}) as a
             on a.customer_id = s."{segment.key}" and a.segment = '{segment.name}'
             and a.status = 'included'
@@ -158,11 +159,14 @@ def stage_exports(
 
     slot = RunSlot.of(run)
     segments = discover_segments(manifest_path(settings)) if segments is None else segments
-    audience = model_relation(settings, "dim_customer_audience")
+    audience_schema = model_relation(settings, "dim_customer_audience").split(".")[0].strip('"')
     plan = Plan(slot)
     frames = {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        mirror_marts(settings, con, [f'"{s.schema}"."{s.model}"' for s in segments] + [audience])
+        # On PostgreSQL / Spark: read the marts from the DuckDB file's copies.
+        mirror_marts(settings, con, [(s.schema, s.model) for s in segments] + [(audience_schema, AUDIENCE)])
+        segments = [replace(s, schema=mirror_schema(settings, s.schema)) for s in segments]
+        audience = f'"{mirror_schema(settings, audience_schema)}"."{AUDIENCE}"'
         con.begin()
         consent_now = current_consent_sql(settings.raw_dir)
         if consent_now:
