@@ -3,6 +3,7 @@ daily DAG runs them, and the lifecycle / RFM / CRR core against two baselines.
 
     .venv/bin/python scripts/bench.py --sf 1            # SF1: 100k customers, ~1M orders
     .venv/bin/python scripts/bench.py --sf 0.1 --target postgres
+    .venv/bin/python scripts/bench.py --sf 1 --target spark   # needs Java 17 (scripts/java.sh)
 
 Each stage runs in its own process (``nurture.bench.stages``): wall time, the stage's
 own work (imports excluded) and peak RSS are measured per stage. Writes

@@ -91,7 +91,7 @@ def built(shop, pg_url, schemas, tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NURTURE_PG_RAW_SCHEMA", schemas["raw"])
         env.setenv("NURTURE_PG_SCHEMA", schemas["dbt"])
-        env.setenv("NURTURE_SPARK_SCHEMA", schemas["dbt"])
+        env.delenv("NURTURE_SPARK_SCHEMA", raising=False)  # the default, nurture: its own folder
         env.setenv("NURTURE_SPARK_DIR", str(tmp_path_factory.mktemp("spark")))
         for engine in ENGINES:
             on = replace(settings, dbt_target=engine)
@@ -105,7 +105,7 @@ def built(shop, pg_url, schemas, tmp_path_factory):
             with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:  # export state
                 allocated = con.sql(f"select * from exports.allocations where run_date = '{day}'").df()
             predicted = predict_customer_value(on, day, engine)
-            schema = {"duckdb": "main"}.get(engine, schemas["dbt"])
+            schema = {"duckdb": "main", "spark": "nurture", "postgres": schemas["dbt"]}[engine]
             tables = {
                 name: read_sql(on, f'select * from "{schema}"."{name}"')
                 for name in [*nodes, "pred_customer_value"]
@@ -130,13 +130,9 @@ def rerun_incremental(settings, day: date) -> date:
     full build. Returns the latest arrival day after the re-run of the older day."""
     events = ["--select", "stg_events__events", "fct_engagement_events"]
     dbt_build(settings, day - timedelta(days=5), target="spark", build_args=events)
-    latest = read_sql(settings, f"select max(arrived_date) from {_schema(settings)}.fct_engagement_events")
+    latest = read_sql(settings, "select max(arrived_date) from nurture.fct_engagement_events")
     dbt_build(settings, day, target="spark", build_args=events)
     return pd.Timestamp(latest.iloc[0, 0]).date()
-
-
-def _schema(settings) -> str:
-    return os.environ["NURTURE_SPARK_SCHEMA"]
 
 
 def manifest_nodes(settings) -> list[str]:
