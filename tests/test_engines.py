@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nurture import pipeline
+from nurture import pipeline, spark
 from nurture.config import PROJECT_ROOT
 from nurture.load_postgres import DATASETS, load_raw_to_postgres, postgres_url_from_env
 from nurture.predict.step import predict_customer_value
@@ -121,6 +121,8 @@ def built(shop, pg_url, schemas, tmp_path_factory):
                 "day": day,
                 "rerun_latest": rerun,
             }
+        # Everything is read: stop the session (its JVM holds GBs for the rest of the suite).
+        spark.session(replace(settings, dbt_target="spark")).stop()
     return out
 
 
