@@ -25,6 +25,9 @@ from pathlib import Path
 from nurture.config import PROJECT_ROOT, Settings
 
 DAG_ID = "nurture_daily"
+# docker-compose.yml's auth manager, as in Airflow's official file: users and passwords in
+# the metadata DB, the first admin made by airflow-init (`airflow users create`).
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 WAREHOUSE_POOL = ("nurture_warehouse", "1", "DuckDB warehouse file: one task at a time")
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
@@ -178,9 +181,9 @@ WORKER_HOSTNAME_VAR = "NURTURE_AIRFLOW_HOSTNAME"
 def celery_executor_env(
     metadata_db: str, broker_url: str, jwt_secret: str, api_secret_key: str
 ) -> dict[str, str]:
-    """The CeleryExecutor's settings, the one place for them: docker-compose.yml's
-    ``x-airflow-common`` environment has exactly these values (a test checks it), and
-    ``tests/test_celery_executor.py`` runs the stack on 127.0.0.1 with them.
+    """The CeleryExecutor's settings and the auth manager, the one place for them:
+    docker-compose.yml's ``x-airflow-common`` environment has exactly these values (a test
+    checks it), and ``tests/test_celery_executor.py`` runs the stack on 127.0.0.1 with them.
 
     ``metadata_db`` is ``user:password@host[:port]/database[?query]`` of a PostgreSQL
     database: the metadata DB and Celery's result backend live there. ``broker_url`` is
@@ -192,6 +195,7 @@ def celery_executor_env(
     """
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_db}",
         # The driver named: SQLAlchemy 2.1 defaults `postgresql://` to psycopg 3, not installed.
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_db}",
@@ -299,19 +303,33 @@ def standalone(env: dict[str, str], log: Path, timeout: float = 240) -> Iterator
 
 
 class AirflowApi:
-    """A few calls of Airflow's REST API (v2) on the local API server."""
+    """A few calls of Airflow's REST API (v2) on the local API server, as a user logged in
+    with ``login`` or, without it, anonymously (all admins: the simple auth manager on
+    loopback)."""
 
     def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}/api/v2"
+        self.root = f"http://127.0.0.1:{port}"
+        self.base = f"{self.root}/api/v2"
+        self.headers = {"Content-Type": "application/json"}
+
+    def login(self, username: str, password: str) -> None:
+        """Get a JWT for the user (``/auth/token``) and send it with every later call."""
+        request = urllib.request.Request(
+            f"{self.root}/auth/token",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            method="POST",
+            headers=self.headers,
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            token = json.loads(response.read())["access_token"]
+        self.headers = self.headers | {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, body: dict | None = None, attempts: int = 8) -> dict:
         """One API call; a 503 (the SQLite metadata DB busy while the services start) is
         retried with a growing pause."""
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(1, attempts + 1):
-            request = urllib.request.Request(
-                self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-            )
+            request = urllib.request.Request(self.base + path, data=data, method=method, headers=self.headers)
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read() or b"{}")

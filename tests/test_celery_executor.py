@@ -4,13 +4,15 @@ docker-compose.yml, on 127.0.0.1.
 One module fixture starts PostgreSQL as the metadata DB (a fresh database ``airflow``
 on a server of its own, made by ``scripts/postgres.sh``), a private Redis as the
 broker (``scripts/redis.sh install`` brings the binary), the API server, the
-scheduler, the DAG processor and two ``airflow celery worker`` processes; it
-triggers ``nurture_daily`` for the last day of a tiny shop through the REST API,
-waits for the run to end, records what the API says about it, and stops everything
+scheduler, the DAG processor and two ``airflow celery worker`` processes; it makes
+an admin user as compose's airflow-init does (FAB auth manager), logs in, triggers
+``nurture_daily`` for the last day of a tiny shop through the REST API, waits for the
+run to end, records what the API says about it, and stops everything
 it started before any test looks at the outcome.
 
 It fails at once, naming what is missing, when the installed packages cannot run the
-CeleryExecutor (asyncpg; a celery the Celery provider imports: 5.7 does not).
+CeleryExecutor (asyncpg; a celery the Celery provider imports: 5.7 does not) or
+compose's auth manager (the FAB provider).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
@@ -65,10 +68,14 @@ def missing_packages() -> list[str]:
         # asyncpg, which apache-airflow[postgres] brings.
         missing.append("asyncpg (Airflow's async driver for a PostgreSQL metadata DB)")
     try:
-        import airflow.providers.celery.executors.celery_executor  # noqa: F401
+        import airflow.providers.celery.executors.celery_executor
     except ImportError as error:
         # celery 5.7 dropped celery.backends.database.retry, which the provider imports.
         missing.append(f"the Celery provider does not import: {error}")
+    try:
+        import airflow.providers.fab.auth_manager.fab_auth_manager  # noqa: F401
+    except ImportError as error:
+        missing.append(f"the FAB provider (compose's auth manager) does not import: {error}")
     return missing
 
 
@@ -107,6 +114,15 @@ def metadata_database(port: int) -> Iterator[str]:
     finally:
         subprocess.run([script, "stop"], env=env, capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def status_of(call) -> int:
+    """The HTTP status a REST call ends with."""
+    try:
+        call()
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
 
 
 def port_in_use(port: int) -> bool:
@@ -167,14 +183,22 @@ def celery_run(tmp_path_factory):
         env |= {
             "AIRFLOW_CONN_NURTURE_CRM": sandbox_connection(crm.url),
             "AIRFLOW_HOME": str(home),  # its own, not the session's SQLite one
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # loopback only
         }
         init_metadata(env, logs / "init.log")
+        # What compose's airflow-init does with _AIRFLOW_WWW_USER_CREATE.
+        user, password = "nurture-admin", secrets.token_urlsafe(16)
+        admin = {"username": user, "password": password, "role": "Admin", "email": "admin@example.invalid"}
+        names = {"firstname": "Nurture", "lastname": "Admin"}
+        airflow(
+            env, "users", "create", *(f"--{k}={v}" for k, v in (admin | names).items()), log=logs / "init.log"
+        )
         airflow(env, "dags", "reserialize", log=logs / "reserialize.log")
         stack.enter_context(airflow_services(env, logs))
         worker_logs = stack.enter_context(celery_workers(env, logs, WORKERS, concurrency=2))
         api = AirflowApi(api_port)
         api.wait_until_healthy()
+        outcome["anonymous_status"] = status_of(lambda: api.call("GET", "/dags"))
+        api.login(user, password)
         api.call("PATCH", f"/dags/{DAG_ID}", {"is_paused": False})
         # A manual run at D covers the interval [D - 1 day, D): the shop's last day.
         logical_date = f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z"
@@ -211,6 +235,11 @@ def test_the_settings_are_the_compose_files(tmp_path):
     local = airflow_env(load_settings(tmp_path), api_port=8080)
     assert urlsplit(local["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == "/execution/"
     assert urlsplit(common["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == "/execution/"
+
+
+def test_the_api_lets_in_only_logged_in_users(celery_run):
+    """Compose's FAB auth manager: no call without a login (the run was triggered after one)."""
+    assert celery_run["anonymous_status"] == 401
 
 
 def test_the_triggered_run_ends_green(celery_run):
