@@ -9,6 +9,7 @@ read ``server_side_parameters`` of the target in ``dbt_project/profiles.yml``.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -52,10 +53,18 @@ def warehouse_dir(settings: Settings) -> Path:
     return Path(target(settings)["parameters"]["spark.sql.warehouse.dir"])
 
 
+def quiet_py4j() -> None:
+    """py4j logs each connection to the JVM at INFO, the last ones while Python exits,
+    when the log's stream may be closed already ("Logging error" on stderr)."""
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
 def session(settings: Settings):
     """The Spark session dbt's ``session`` method uses (the running one in this process,
     else a new one with the same configuration)."""
     from pyspark.sql import SparkSession
+
+    quiet_py4j()
 
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in target(settings)["parameters"].items():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from nurture import spark
 from nurture.config import DBT_PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ def run_dbt(
         "--no-use-colors",
     ]  # fmt: skip
     args += ["--target", target or settings.dbt_target]
+    if (target or settings.dbt_target) == "spark":
+        spark.quiet_py4j()  # dbt's session method runs Spark in this process
     # dbt reads its paths from the environment: set them for this call only, so
     # settings never leak into later calls (or load_settings) in the same process.
     saved = {name: os.environ.get(name) for name in settings.dbt_env()}
