@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from nurture import spark
 from nurture.config import DBT_PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -69,9 +68,12 @@ def run_dbt(
         "--vars", json.dumps({"run_date": run_date.isoformat()} | (extra_vars or {})),
         "--no-use-colors",
     ]  # fmt: skip
-    args += ["--target", target or settings.dbt_target]
-    if (target or settings.dbt_target) == "spark":
-        spark.quiet_py4j()  # dbt's session method runs Spark in this process
+    target = target or settings.dbt_target
+    args += ["--target", target]
+    if target == "spark":
+        from nurture.spark import quiet_py4j
+
+        quiet_py4j()  # dbt's session method runs Spark in this process
     # dbt reads its paths from the environment: set them for this call only, so
     # settings never leak into later calls (or load_settings) in the same process.
     saved = {name: os.environ.get(name) for name in settings.dbt_env()}
