@@ -7,8 +7,8 @@ groups, then retention and the run record:
 1. **extract**: the shop tables changed in the data interval and the day's
    engagement log land in the raw zone (Parquet, one partition per day; bad rows
    and lines are quarantined with their field and rule); `apply_erasures`
-   applies every erasure request (kept as a hash) again to the raw zone,
-   quarantine, warehouse and exports, so re-extracted rows never bring a person
+   applies every erasure request (kept as a hash) again to every local layer
+   (raw zone, quarantine, warehouse, exports, BI snapshots), so re-extracted rows never bring a person
    back; `validate_raw` runs the raw Great Expectations suites (error budget,
    freshness against the data interval, each dataset's rules).
 2. **transform**: `load_warehouse` (PostgreSQL target: the day's raw rows into
@@ -23,6 +23,8 @@ groups, then retention and the run record:
    segment x destination (files, hashed ad audience, HTTP API) with an asset
    event `nurture://exports/<destination>/<segment>`; `record_sync_log` loads
    every outcome, failed destinations included, into `exports.sync_log`.
+   `deliver_erasures` sends the platform deletes queued by `nurture forget`
+   (the erasure outbox) beside the publishing, each platform on its own.
 5. **report**: `publish_bi` writes the BI tables (dbt exposures `bi_tables` and
    `retention_report`, plus the sync log, check results and segment sizes) as a
    new Parquet snapshot under `$NURTURE_HOME/bi/` and swaps `bi/current` to it, so
@@ -42,7 +44,9 @@ finally fails raises an alert naming the cause (`source_down`,
 `$NURTURE_HOME/alerts/alerts.jsonl` and POSTed to the `nurture_alerts`
 connection's webhook if defined. A run not finished `NURTURE_DEADLINE_HOURS`
 (default 3) after it was queued alerts too (deadline_missed). One failed
-destination does not stop the others.
+destination (a push, a platform delete, or a missing connection, which fails its
+targets at once) does not stop the others, the BI snapshot or the report; the run
+ends failed so it is seen.
 
 Every date comes from the data interval, so re-running a day or backfilling a
 range gives the same results. Tasks that open the DuckDB warehouse file (or
@@ -62,6 +66,7 @@ from nurture.dag_support import (
     WAREHOUSE_POOL,
     deadline,
     default_args,
+    no_retry_without_connection,
     quality_gate,
 )
 from nurture.run_log import on_failure, on_success
@@ -195,14 +200,29 @@ def nurture_daily():
 
             context = get_current_context()
             context["export_target"] = f"{target['segment']} -> {target['destination']}"
-            entry = pipeline.publish(
-                load_settings(), target, data_interval_start.date(), run_id, data_interval_end
+            settings, day = load_settings(), data_interval_start.date()
+            entry = no_retry_without_connection(
+                pipeline.publish, settings, target, day, run_id, data_interval_end
             )
             uri = f"nurture://exports/{target['destination']}/{target['segment']}"
             context["outlet_events"][EXPORTS_ALIAS].add(
                 Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}
             )
             return entry
+
+        @task(trigger_rule="all_done")  # bad data or a failed build never holds up an erasure
+        def deliver_erasures() -> dict[str, int]:
+            """Platform deletes queued by `nurture forget`, each destination on its own;
+            fails (after its retries) while any is pending, never another task. No pool:
+            the outbox is files, not the warehouse."""
+            from nurture import pipeline
+            from nurture.config import load_settings
+            from nurture.erasure_outbox import PlatformDeletesPendingError
+
+            delivery = pipeline.deliver_erasures(load_settings())
+            if delivery.failed:
+                raise PlatformDeletesPendingError(delivery.sentence())
+            return delivery.acknowledged
 
         @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
         def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
@@ -212,7 +232,7 @@ def nurture_daily():
 
             return pipeline.record_exports(load_settings(), data_interval_start.date(), run_id)
 
-        publish.expand(target=stage_exports()) >> record_sync_log()
+        [publish.expand(target=stage_exports()), deliver_erasures()] >> record_sync_log()
 
     @task_group
     def report():

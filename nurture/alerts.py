@@ -35,6 +35,8 @@ CAUSES = {
     "SourceSchemaError": "source_down",
     "QualityGateError": "validation_failed",
     "PushError": "destination_down",
+    "MissingConnectionError": "destination_down",
+    "PlatformDeletesPendingError": "destination_down",
     "ExportConfigError": "destination_down",
     "RunFailedError": "run_failed",
 }

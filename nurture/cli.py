@@ -103,8 +103,17 @@ def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], he
     settings = load_settings()
     start, end = day, day + timedelta(days=1)
     with console.status(f"running {_day(day)}"):
-        entries = pipeline.run_day(settings, settings.shop_db_url, start, end, f"cli__{_day(day)}")
-    console.print(_export_table(entries, f"Exports for {_day(day)}"))
+        outcome = pipeline.run_day(settings, settings.shop_db_url, start, end, f"cli__{_day(day)}")
+    _print_outcome(outcome, f"Exports for {_day(day)}")
+
+
+def _print_outcome(outcome, title: str) -> None:
+    """The exports table, a sentence per skipped or failed destination; exit 1 on a failure."""
+    console.print(_export_table(outcome.entries, title))
+    for warning in outcome.warnings():
+        console.print(f"[yellow]skipped:[/] {warning}")
+    if error := outcome.error():
+        raise error
 
 
 def _export_table(entries: list[dict], title: str):
@@ -126,7 +135,9 @@ def _export_table(entries: list[dict], title: str):
     )
     for column in columns:
         justify = "left" if column in ("segment", "destination") else "right"
-        table.add_column(column.replace("suppressed_", "supp. ").replace("_", " "), justify=justify)
+        # fold, never "…": the table is read in pipes and 80-column CI logs too
+        header = column.replace("suppressed_", "supp. ").replace("_", " ")
+        table.add_column(header, justify=justify, overflow="fold")
     for e in entries:
         table.add_row(*(str(e.get(c, "")) for c in columns))
     return table
@@ -153,8 +164,8 @@ def export(
     settings = load_settings()
     end = day + timedelta(days=1)
     if not dry_run:
-        entries = pipeline.export(settings, _day(day), f"cli__{_day(day)}", end)
-        console.print(_export_table(entries, f"Exports for {_day(day)}"))
+        outcome = pipeline.export(settings, _day(day), f"cli__{_day(day)}", end)
+        _print_outcome(outcome, f"Exports for {_day(day)}")
         return
     config = load_export_config(settings)
     with tempfile.TemporaryDirectory(prefix="nurture-dry-run-") as scratch:
@@ -261,18 +272,25 @@ def validate(
 def forget(
     customer_ids: Annotated[list[int], typer.Option("--customer-id", help="Customer to erase (repeatable).")],
 ) -> None:
-    """Erase customers: record the request (as a hash) and apply it now to the raw zone,
-    quarantine, warehouse and exports. Every pipeline run applies it again, so data
-    re-extracted from the shop never brings them back.
+    """Erase customers now from every local copy: raw zone, quarantine, warehouse tables,
+    staged and exported files, member snapshots and BI snapshots. Deletes at the
+    marketing platforms that received them are queued and tried at once; a platform
+    that is down or not configured keeps them pending, and every run retries them.
+    Every run also applies the request again, so re-extracted data never brings them back.
 
     Example: nurture forget --customer-id 42 --customer-id 43
     """
-    from nurture.erasure import apply_erasures, request_erasure
+    from nurture.erasure import forget as erase
 
-    settings = load_settings()
-    console.print(f"{request_erasure(settings, set(customer_ids))} new erasure request(s)")
-    for place, rows in apply_erasures(settings).items():
-        console.print(f"{place}: {rows:,} rows removed")
+    outcome = erase(load_settings(), set(customer_ids))
+    console.print(f"{outcome.new_requests} new erasure request(s)")
+    for place, rows in sorted(outcome.removed.items()):
+        if rows:
+            console.print(f"{place}: {rows:,} rows removed")
+    for destination, n in sorted(outcome.delivery.acknowledged.items()):
+        console.print(f"platform {destination}: {n:,} deletes acknowledged")
+    if pending := outcome.delivery.sentence():
+        console.print(f"[yellow]pending:[/] {pending}")
 
 
 @app.command()
@@ -294,6 +312,7 @@ def main() -> None:
     """Entry point: known failures print one clear line and exit with code 2."""
     from nurture.extract.event_logs import SourceMissingError
     from nurture.extract.shop_tables import SourceSchemaError
+    from nurture.pipeline import DestinationsFailedError
     from nurture.quality.gate import QualityGateError
     from nurture.transform import DbtBuildError
 
@@ -304,6 +323,7 @@ def main() -> None:
         SourceSchemaError,
         QualityGateError,
         DbtBuildError,
+        DestinationsFailedError,
         FileNotFoundError,
     ) as error:
         console.print(f"[red]error:[/] {error}")

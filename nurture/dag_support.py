@@ -70,3 +70,16 @@ def quality_gate(step, *args):
         return step(*args)
     except QualityGateError as error:
         raise AirflowFailException(str(error)) from error
+
+
+def no_retry_without_connection(step, *args):
+    """Run a publishing step: a missing connection fails the target at once (retrying
+    cannot define it); a platform error is retried as usual."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from nurture.connections import MissingConnectionError
+
+    try:
+        return step(*args)
+    except MissingConnectionError as error:
+        raise AirflowFailException(str(error)) from error

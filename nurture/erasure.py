@@ -1,17 +1,22 @@
-"""Erasure requests ("right to be forgotten"), applied to everything Nurture writes.
+"""Erasure requests ("right to be forgotten"): every local copy at once, platforms by outbox.
 
 A request is kept only as a keyed hash of the customer id in the warehouse table
-``privacy.erasure_requests``: the suppression list. Every run applies the list
-after extract, so data re-extracted from the shop never brings a person back:
+``privacy.erasure_requests``: the suppression list. ``forget`` records it, queues
+the platforms' user deletes (``erasure_outbox.py``) and then erases every local
+layer before it returns:
 
+- every warehouse table with a ``customer_id`` (DuckDB file, and the PostgreSQL
+  warehouse on that target): rows deleted now, so nobody has to wait for a build;
+  the next build, from the erased raw zone, stays consistent;
 - the raw zone and its quarantine (``privacy.erase_hashes``);
-- the warehouse tables that are not rebuilt from raw by ``dbt build``
-  (the incremental events fact, predictions, export allocations);
-- API destinations that ever received the person: the platform's own user
-  deletion call (an audience removal alone would leave its profile);
 - the staged export rows, each destination's member snapshots, and the local
   export copies (files and hashed ad audiences), rewritten with fresh manifests;
-- the allocation step never includes a listed customer again.
+- the BI snapshots (the HTML reports hold aggregates only).
+
+Every run applies the list again after extract, so data re-extracted from the
+shop never brings a person back, and the allocation step never includes a listed
+customer. No platform is called here: a platform that is down or not configured
+can neither stop the local erasure nor leave a local copy behind.
 
 The hash is SHA-256 of ``NURTURE_ERASURE_PEPPER:customer_id``; set the pepper (a
 secret, from the environment) so the list cannot be reversed by trying every id.
@@ -25,6 +30,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,10 +38,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nurture import erasure_outbox
 from nurture.atomic import new_work_folder, replace_file, swap_folder
 from nurture.bi import bi_dir
 from nurture.config import Settings
-from nurture.export.state import state_dir
+from nurture.erasure_outbox import Delivery
 from nurture.privacy import erase_hashes
 
 log = logging.getLogger(__name__)
@@ -81,17 +88,59 @@ def request_erasure(settings: Settings, customer_ids: set[int]) -> int:
     return after - before
 
 
-def _erase_warehouse(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    listing = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
-    tables = {f"{schema}.{table}" for schema, table in listing}
+def _customer_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every base table of the DuckDB file with a customer_id column (marts, mirrors, audits)."""
+    rows = con.execute(
+        """select c.table_schema, c.table_name from information_schema.columns as c
+        join information_schema.tables as t using (table_catalog, table_schema, table_name)
+        where c.column_name = 'customer_id' and t.table_type = 'BASE TABLE' order by 1, 2"""
+    ).fetchall()
+    return [f'"{schema}"."{table}"' for schema, table in rows]
+
+
+def _erase_warehouse(con: duckdb.DuckDBPyConnection, every_table: bool) -> dict[str, int]:
+    """Delete the listed customers' rows. ``every_table`` for requests not yet applied;
+    otherwise only the tables a build does not rebuild from the raw zone."""
+    tables = _customer_tables(con)
+    if not every_table:
+        kept = {k.split(".")[-1] for k in KEPT_TABLES}
+        tables = [t for t in tables if t.split(".")[-1].strip('"') in kept]
     removed = {}
-    for name in KEPT_TABLES:
-        qualified = name if "." in name else next((t for t in tables if t.endswith(f".{name}")), None)
-        if qualified in tables:
-            [(n,)] = con.execute(
-                f"delete from {qualified} where {hash_sql()} in (select customer_hash from {REQUESTS})"
-            ).fetchall()
-            removed[qualified] = n
+    for table in tables:
+        # Hash each distinct id once, not every row (events tables are large).
+        [(n,)] = con.execute(
+            f"""delete from {table} where customer_id in (
+                select customer_id from (select distinct customer_id from {table})
+                where {hash_sql()} in (select customer_hash from {REQUESTS}))"""
+        ).fetchall()
+        if n:
+            removed[table.replace('"', "")] = n
+    return removed
+
+
+def _erase_postgres(hashes: list[str]) -> dict[str, int]:
+    """The same on the PostgreSQL warehouse: every table with a customer_id (raw and marts)."""
+    from nurture.warehouse import postgres_connection
+
+    secret = pepper()
+    removed = {}
+    with postgres_connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            """select c.table_schema, c.table_name from information_schema.columns as c
+            join information_schema.tables as t using (table_catalog, table_schema, table_name)
+            where c.column_name = 'customer_id' and t.table_type = 'BASE TABLE'
+                and c.table_schema not in ('pg_catalog', 'information_schema') order by 1, 2"""
+        )
+        for schema, table in cur.fetchall():
+            cur.execute(
+                f"""delete from "{schema}"."{table}" where customer_id in (
+                    select customer_id from (select distinct customer_id from "{schema}"."{table}") as ids
+                    where encode(sha256(convert_to(%s || ':' || customer_id::text, 'UTF8')), 'hex')
+                        = any(%s))""",
+                [secret, hashes],
+            )
+            if cur.rowcount:
+                removed[f"postgres/{schema}.{table}"] = cur.rowcount
     return removed
 
 
@@ -161,37 +210,10 @@ def _erase_export_folder(folder: Path, erased) -> int:
     return dropped
 
 
-def _erase_at_platforms(settings: Settings, listed: str) -> dict[str, int]:
-    """Ask every HTTP destination that received a listed customer to delete them.
-
-    Runs before the member snapshots are purged: if a platform is down the task
-    fails and the next try still knows whom to delete there.
-    """
-    from nurture.connections import http_endpoint
-    from nurture.export.config import load_export_config
-    from nurture.export.http_push import delete_users
-
-    removed = {}
-    for destination in load_export_config(settings).destinations.values():
-        snapshots = state_dir(settings.exports_dir) / "members" / destination.name
-        if destination.type != "http" or not any(snapshots.glob("*/*.parquet")):
-            continue
-        with duckdb.connect() as con:
-            ids = con.execute(
-                f"select distinct customer_id::varchar from read_parquet('{snapshots}/*/*.parquet', "
-                f"hive_partitioning = false) where {hash_sql()} in {listed} order by 1"
-            ).fetchall()
-        if ids:
-            base_url, token = http_endpoint(destination.connection)
-            delete_users(base_url, token, [i for (i,) in ids], max_retries=destination.max_retries)
-            removed[f"platform/{destination.name}"] = len(ids)
-    return removed
-
-
 def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
-    """Platform profiles, staged rows, member snapshots and local export copies of the listed customers."""
+    """Staged rows, member snapshots and local export copies of the listed customers."""
     listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
-    removed = _erase_at_platforms(settings, listed)
+    removed: dict[str, int] = {}
     root = settings.exports_dir
     not_listed = f"{hash_sql()} not in {listed}"
     for path in sorted(root.glob("_staging/*/*.parquet")):
@@ -229,19 +251,47 @@ def _erase_bi(settings: Settings, hashes: list[str]) -> int:
 
 
 def apply_erasures(settings: Settings) -> dict[str, int]:
-    """Apply every erasure request to the raw zone, the warehouse, the exports and the BI snapshots."""
+    """Apply every erasure request to every local layer; returns rows removed per place.
+
+    Requests are marked applied only once every layer is done: after a crash the
+    next call (a run, or ``forget`` again) sweeps every table again.
+    """
     if not settings.warehouse_path.exists():
         return {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
         ensure_requests(con)
-        hashes = [r[0] for r in con.execute(f"select customer_hash from {REQUESTS} order by 1").fetchall()]
-        if not hashes:
+        rows = con.execute(f"select customer_hash, applied_at is null from {REQUESTS} order by 1").fetchall()
+        if not rows:
             return {}
-        removed = _erase_warehouse(con)
-        now = datetime.now(UTC).replace(tzinfo=None)
-        con.execute(f"update {REQUESTS} set applied_at = ? where applied_at is null", [now])
+        hashes = [h for h, _ in rows]
+        new = any(unapplied for _, unapplied in rows)
+        removed = _erase_warehouse(con, every_table=new)
+    if new and settings.dbt_target == "postgres":
+        removed |= _erase_postgres(hashes)
     removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}
     removed |= _erase_exports(settings, hashes)
     removed["bi"] = _erase_bi(settings, hashes)
+    if new:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            con.execute(f"update {REQUESTS} set applied_at = ? where applied_at is null", [now])
     log.info("applied %d erasure requests: rows removed %s", len(hashes), removed)
     return removed
+
+
+@dataclass
+class ForgetOutcome:
+    new_requests: int
+    removed: dict[str, int]  # place -> rows removed locally
+    queued: dict[str, int]  # destination -> platform deletes queued
+    delivery: Delivery
+
+
+def forget(settings: Settings, customer_ids: set[int]) -> ForgetOutcome:
+    """Erase customers: record the request and queue the platform deletes first (so a
+    crash later loses neither), erase every local copy, then try the platforms once."""
+    new = request_erasure(settings, customer_ids)
+    queued = erasure_outbox.queue(settings, customer_ids)
+    removed = apply_erasures(settings)
+    delivery = erasure_outbox.deliver(settings, max_retries=1)
+    return ForgetOutcome(new, removed, queued, delivery)

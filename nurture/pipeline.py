@@ -8,9 +8,11 @@ with the same result. Dates: a run covers the data interval [start, end);
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from nurture.config import Settings
+from nurture.erasure_outbox import Delivery
 from nurture.export.slot import RunSlot
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.limits import Limits
@@ -149,23 +151,68 @@ def record_exports(settings: Settings, run: date | RunSlot, run_id: str) -> dict
     return dict(Counter(e["status"] for e in record_sync_log(settings, run, run_id)))
 
 
-def export(settings: Settings, run_date: date, run_id: str, data_interval_end: datetime) -> list[dict]:
-    """Stage, publish every target and record the sync log (the CLI's one-step export).
+class DestinationsFailedError(RuntimeError):
+    """Some destinations failed (a push or a platform delete); every other one published."""
 
-    A failing destination does not stop the others; the error is raised at the end.
-    """
-    failures = []
-    entries = []
+
+@dataclass
+class ExportOutcome:
+    """What the CLI's export did: entries of the targets that went out, and one sentence
+    per problem. A failed destination never stops the others."""
+
+    entries: list[dict] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "segment -> destination: why"
+    no_connection: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    erasures: Delivery | None = None
+
+    def warnings(self) -> list[str]:
+        """Targets skipped for want of a connection, one sentence per destination."""
+        return [
+            f"Segments {', '.join(sorted(segments))} were not sent to {destination!r}: it needs the "
+            f"Airflow connection {conn_id!r} (or the environment variable {variable})."
+            for (destination, conn_id, variable), segments in sorted(self.no_connection.items())
+        ]
+
+    def error(self) -> DestinationsFailedError | None:
+        problems = [*self.failed]
+        if self.erasures and self.erasures.failed:
+            problems.append(self.erasures.sentence())
+        if not problems:
+            return None
+        return DestinationsFailedError(
+            f"{len(problems)} destination problem(s), everything else was published: "
+            + " | ".join(problems)
+            + " Fix the destination, then run again: sent batches are not sent twice."
+        )
+
+
+def deliver_erasures(settings: Settings) -> Delivery:
+    """Try every platform delete in the erasure outbox; each destination on its own."""
+    from nurture.erasure_outbox import deliver
+
+    return deliver(settings)
+
+
+def export(settings: Settings, run_date: date, run_id: str, data_interval_end: datetime) -> ExportOutcome:
+    """Stage, publish every target, deliver pending platform deletes and record the sync
+    log (the CLI's one-step export). Raises only when staging fails (a quality gate)."""
+    from nurture.connections import MissingConnectionError
+
+    outcome = ExportOutcome()
     for target in stage_exports(settings, run_date, run_id):
         try:
-            entries.append(publish(settings, target, run_date, run_id, data_interval_end))
+            outcome.entries.append(publish(settings, target, run_date, run_id, data_interval_end))
+        except MissingConnectionError as error:
+            key = (target["destination"], error.conn_id, error.variable)
+            outcome.no_connection.setdefault(key, []).append(target["segment"])
         except Exception as error:
-            log.exception("export of %s to %s failed", target["segment"], target["destination"])
-            failures.append(f"{target['segment']} -> {target['destination']}: {error}")
+            # The traceback goes to the log (``-v``); the CLI prints one sentence.
+            log.info("export of %s to %s failed", target["segment"], target["destination"], exc_info=True)
+            why = str(error).splitlines()[0] if str(error) else type(error).__name__
+            outcome.failed.append(f"{target['segment']} -> {target['destination']}: {why}")
+    outcome.erasures = deliver_erasures(settings)
     record_exports(settings, run_date, run_id)
-    if failures:
-        raise RuntimeError("exports failed:\n  " + "\n  ".join(failures))
-    return entries
+    return outcome
 
 
 def publish_bi(settings: Settings, run_date: date) -> dict[str, int]:
@@ -183,8 +230,9 @@ def report(settings: Settings, run_date: date) -> str:
 
 
 def apply_erasures(settings: Settings) -> dict[str, int]:
-    """Apply every erasure request to the raw zone (re-extracted rows included), the
-    warehouse and the exports; runs after extract, before anything reads the day."""
+    """Apply every erasure request to every local layer: the raw zone (re-extracted rows
+    included), the warehouse, the exports and the BI snapshots; runs after extract,
+    before anything reads the day. Platforms are the outbox's (``deliver_erasures``)."""
     from nurture.erasure import apply_erasures as apply
 
     return apply(settings)
@@ -202,9 +250,12 @@ def apply_retention(settings: Settings, run_date: date) -> int:
     return removed
 
 
-def run_day(settings: Settings, shop_db_url: str, start: datetime, end: datetime, run_id: str) -> list[dict]:
+def run_day(
+    settings: Settings, shop_db_url: str, start: datetime, end: datetime, run_id: str
+) -> ExportOutcome:
     """Every step of one data interval in the DAG's order, in this process (the CLI's
-    ``nurture run``); returns the sync-log entries. Gives the same results as the DAG."""
+    ``nurture run``). Gives the same results as the DAG: a failing destination fails
+    only its own targets, never the BI snapshot or the report (see ``ExportOutcome``)."""
     run_date = start.date()
     extract_shop(settings, shop_db_url, start, end)
     extract_events(settings, start, end)
@@ -214,8 +265,8 @@ def run_day(settings: Settings, shop_db_url: str, start: datetime, end: datetime
     transform(settings, run_date, run_id)
     predict(settings, run_date)
     validate_marts(settings, run_date, run_id)
-    entries = export(settings, run_date, run_id, end)
+    outcome = export(settings, run_date, run_id, end)
     publish_bi(settings, run_date)
     report(settings, run_date)
     apply_retention(settings, run_date)
-    return entries
+    return outcome

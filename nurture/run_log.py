@@ -64,6 +64,8 @@ RUN_COLUMNS = {
     "exports_failed": "integer",
     "exports_held_back": "integer",
     "rows_exported": "bigint",
+    "erasures_pending": "integer",  # platform deletes not yet acknowledged (erasure outbox)
+    "erasures_pending_at": "varchar",  # where, e.g. "crm: 2"
     "recorded_at": "timestamp",
 }
 
@@ -188,6 +190,16 @@ def _summaries(settings: Settings, run_id: str) -> dict[str, int | float]:
     return out
 
 
+def _erasures_pending(settings: Settings) -> dict[str, int | str | None]:
+    from nurture.erasure_outbox import pending
+
+    where = pending(settings)
+    return {
+        "erasures_pending": sum(where.values()),
+        "erasures_pending_at": ", ".join(f"{name}: {n}" for name, n in where.items()) or None,
+    }
+
+
 def record_steps(settings: Settings, run_id: str) -> list[dict]:
     """Load the run's step files into ``audit.pipeline_steps``; returns the steps."""
     from nurture.warehouse import replace_rows
@@ -220,6 +232,7 @@ def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
         **{f"{layer}_rows": layers.get(layer) for layer in LAYERS},
         **{k: None for k in RUN_COLUMNS if k.startswith(("expectations", "exports_", "rows_", "dbt_"))},
         **_summaries(settings, run_id),
+        **_erasures_pending(settings),
         "recorded_at": now,
     }
     record = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}

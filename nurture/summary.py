@@ -9,6 +9,7 @@ from datetime import date
 import duckdb
 
 from nurture.config import Settings
+from nurture.export.publish import SUPPRESSION_REASONS
 from nurture.quality.gate import data_docs_index
 
 LAYERS = (
@@ -33,8 +34,8 @@ class Summary:
     # suite -> (expectations run, blocking failures, warnings) for the run date's latest run
     validation: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     data_docs: str = ""
-    # (segment, destination, status, included, added, removed, suppressed) of the day's latest run
-    sync_log: list[tuple] = field(default_factory=list)
+    # exports.sync_log's rows (as dicts, every column) of the day's latest daily run
+    sync_log: list[dict] = field(default_factory=list)
     # The latest Airflow runs up to the date, from audit.pipeline_runs (see nurture.run_log)
     runs: list[tuple] = field(default_factory=list)
 
@@ -81,19 +82,7 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
             if ("audit", "validation_results") in relations:
                 summary.validation = _validation(wh, run_date)
             if ("exports", "sync_log") in relations:
-                summary.sync_log = wh.execute(
-                    """
-                    select segment, destination, status, included, added, removed,
-                        suppressed_no_consent + suppressed_holdout + suppressed_duplicate
-                            + suppressed_frequency_cap
-                    from exports.sync_log
-                    where logical_date = ? and run_id = (  -- the day's latest daily run
-                        select run_id from exports.sync_log where logical_date = ? and run_hour is null
-                        order by recorded_at desc limit 1)
-                    order by segment, destination
-                    """,
-                    [run_date, run_date],
-                ).fetchall()
+                summary.sync_log = _sync_log(wh, run_date)
             if ("audit", "pipeline_runs") in relations:
                 summary.runs = wh.execute(
                     """
@@ -116,6 +105,23 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
             rows = next(f["rows"] for f in files if f["path"].startswith(f"{segment_dir.name}."))
             summary.exports[segment_dir.name] = (rows, str(day_dir))
     return summary
+
+
+def _sync_log(wh, run_date: date) -> list[dict]:
+    """The day's latest daily run's rows; every column, so a sync log recorded before a
+    column existed still shows (that figure blank)."""
+    cursor = wh.execute(
+        """
+        select * from exports.sync_log
+        where logical_date = ? and run_id = (  -- the day's latest daily run
+            select run_id from exports.sync_log where logical_date = ? and run_hour is null
+            order by recorded_at desc limit 1)
+        order by segment, destination
+        """,
+        [run_date, run_date],
+    )
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _validation(wh, run_date: date) -> dict[str, tuple[int, int, int]]:
@@ -178,11 +184,7 @@ def render(summary: Summary):
             f"[red]{blocking}[/]" if blocking else "0",
             f"[yellow]{warned}[/]" if warned else "0",
         )
-    sync = Table(title=f"Sync log for {summary.run_date} (every segment x destination)")
-    for column in ("segment", "destination", "status", "included", "added", "removed", "suppressed"):
-        sync.add_column(column, justify="left" if column in ("segment", "destination", "status") else "right")
-    for row in summary.sync_log:
-        sync.add_row(*(str(v) if v is not None else "" for v in row))
+    audience, delivery = _sync_tables(summary)
     runs = Table(title="Airflow runs (audit.pipeline_runs, latest first)")
     for column in ("day", "run", "seconds", "raw in", "marts", "checks", "exports", "rows out"):
         runs.add_column(column, justify="left" if column in ("day", "state") else "right", no_wrap=True)
@@ -190,6 +192,75 @@ def render(summary: Summary):
         runs.add_row(
             *("" if v is None else f"{v:,.0f}" if isinstance(v, int | float) else str(v) for v in row)
         )
-    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex, sync]
+    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex, audience, delivery]
     parts += [runs] if summary.runs else []
     return Group(*parts)
+
+
+# The sync log in two tables that each fit an 80-column terminal (see _sync_figures).
+SYNC_AUDIENCE = ("status", "included", "added", "removed", "suppressed")
+SYNC_DELIVERY = ("sent", "earlier", "failed", "batches", "429", "5xx", "timeout")
+# Said under the audiences table when a status occurs.
+STATUS_NOTES = {
+    "failed": "the destination failed part-way (sent: what it got)",
+    "no_connection": "the destination's Airflow connection is not set, nothing was sent",
+    "held_back": "held back by the size guard",
+}
+DELIVERY_CAPTION = (
+    "Rows sent in this attempt, confirmed earlier (delivered by an interrupted attempt, not "
+    "sent again) and failed (due, not delivered); batches sent (+ confirmed earlier); "
+    "requests retried after a 429, a 5xx or a timeout."
+)
+
+
+def _sync_figures(row: dict) -> dict:
+    """A sync-log row under the summary's headers (None: not recorded, e.g. a held-back
+    segment, or a figure older rows lack)."""
+    suppressed = [row.get(f"suppressed_{reason}") for reason in SUPPRESSION_REASONS]
+    batches, earlier = row.get("batches_sent"), row.get("batches_confirmed_earlier")
+    return {
+        "status": row["status"],
+        "included": row["included"],
+        "added": row["added"],
+        "removed": row["removed"],
+        "suppressed": None if None in suppressed else sum(suppressed),
+        "sent": row["sent"],
+        "earlier": row.get("confirmed_earlier"),
+        "failed": row["failed"],
+        "batches": f"{batches}+{earlier}" if earlier else batches,
+        "429": row.get("retries_429"),
+        "5xx": row.get("retries_5xx"),
+        "timeout": row.get("retries_timeout"),
+    }
+
+
+def _cell(value) -> str:
+    return "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _sync_tables(summary: Summary):
+    """Who each segment x destination got, then how it was delivered (rich tables)."""
+    from rich import box
+    from rich.table import Table
+
+    statuses = {row["status"] for row in summary.sync_log}
+    notes = "; ".join(f"{status}: {note}" for status, note in STATUS_NOTES.items() if status in statuses)
+    tables = []
+    for title, headers, caption in (
+        ("Sync log for {}: audiences (every segment x destination)", SYNC_AUDIENCE, notes or None),
+        ("Sync log for {}: delivery", SYNC_DELIVERY, DELIVERY_CAPTION),
+    ):
+        table = Table(
+            title=title.format(summary.run_date), caption=caption, caption_justify="left",
+            box=box.SIMPLE_HEAD, show_edge=False, padding=0,
+        )  # fmt: skip
+        # fold, never "…": segment names must stay whole in 80 columns
+        table.add_column("segment", overflow="fold")
+        table.add_column("to", overflow="fold")
+        for header in headers:
+            table.add_column(header, justify="left" if header == "status" else "right", overflow="fold")
+        for row in summary.sync_log:
+            figures = _sync_figures(row)
+            table.add_row(row["segment"], row["destination"], *(_cell(figures[h]) for h in headers))
+        tables.append(table)
+    return tables

@@ -46,7 +46,7 @@ def model_relation(settings: Settings, model: str) -> str:
 
 
 @contextmanager
-def _postgres():
+def postgres_connection():
     """A PostgreSQL connection that commits on success and is always closed."""
     import psycopg2
 
@@ -63,7 +63,7 @@ def _postgres():
 def read_sql(settings: Settings, sql: str) -> pd.DataFrame:
     """Run a read-only query on the warehouse into a DataFrame."""
     if settings.dbt_target == "postgres":
-        with _postgres() as conn, conn.cursor() as cur:
+        with postgres_connection() as conn, conn.cursor() as cur:
             cur.execute(sql)
             return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
     if settings.dbt_target == "spark":
@@ -141,14 +141,18 @@ def replace_rows(
     if postgres:
         definition = definition.replace("varchar", "text").replace("double", "double precision")
     names = list(columns)
+    # A table from an older release gains the columns added since.
+    add_columns = [f"alter table {table} add column if not exists {part}" for part in definition.split(", ")]
     scopes = sorted({tuple(r[c] for c in scope) for r in rows}, key=str)
     delete = f"delete from {table} where " + " and ".join(f"{c} = {p}" for c in scope)
     insert = f"insert into {table} ({', '.join(names)}) values ({', '.join([p] * len(names))})"
     values = [tuple(r.get(n) for n in names) for r in rows]
     if postgres:
-        with _postgres() as conn, conn.cursor() as cur:
+        with postgres_connection() as conn, conn.cursor() as cur:
             cur.execute(f"create schema if not exists {schema}")
             cur.execute(f"create table if not exists {table} ({definition})")
+            for statement in add_columns:
+                cur.execute(statement)
             cur.executemany(delete, scopes)
             cur.executemany(insert, values)
         return
@@ -156,6 +160,8 @@ def replace_rows(
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute(f"create schema if not exists {schema}")
         con.execute(f"create table if not exists {table} ({definition})")
+        for statement in add_columns:
+            con.execute(statement)
         if values:
             con.executemany(delete, scopes)
             con.executemany(insert, values)

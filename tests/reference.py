@@ -102,35 +102,8 @@ def lifecycle_reference(db_path: str, run_date: date, v: dict = DEFAULTS) -> pd.
     return stages_from_purchases(customers, purchases, run_date, v)
 
 
-def email_suppressions(log_dir, run_date: date) -> pd.DataFrame:
-    """Latest email unsubscribe and hard bounce per customer, from log files up to run_date."""
-    frames = []
-    for path in sorted(log_dir.glob("events-*.jsonl.gz")):
-        if date.fromisoformat(path.name[7:17]) <= run_date:
-            frames.append(
-                pd.read_json(path, lines=True, compression="gzip", convert_dates=False, dtype=False)
-            )
-    events = pd.concat(frames, ignore_index=True)
-    events["occurred_at"] = pd.to_datetime(events["timestamp"]).dt.tz_localize(None)
-    events = events[events["occurred_at"].dt.date <= run_date]
-    unsub = events[
-        (events["event_type"] == "unsubscribed")
-        & (events["properties"].map(lambda p: p.get("channel")) == "email")
-    ]
-    bounce = events[
-        (events["event_type"] == "email_bounced")
-        & (events["properties"].map(lambda p: p.get("bounce_type")) == "hard")
-    ]
-    return pd.DataFrame(
-        {
-            "unsubscribed_at": unsub.groupby("customer_id")["occurred_at"].max(),
-            "hard_bounced_at": bounce.groupby("customer_id")["occurred_at"].max(),
-        }
-    )
-
-
-def open_ticket_customers(log_dir, run_date: date) -> set[int]:
-    """Customers with a support ticket whose latest opening has no resolution at or after it."""
+def log_events(log_dir, run_date: date) -> pd.DataFrame:
+    """Events that occurred on or before run_date, from the log files up to run_date."""
     frames = [
         pd.read_json(path, lines=True, compression="gzip", convert_dates=False, dtype=False)
         for path in sorted(log_dir.glob("events-*.jsonl.gz"))
@@ -138,7 +111,58 @@ def open_ticket_customers(log_dir, run_date: date) -> set[int]:
     ]
     events = pd.concat(frames, ignore_index=True)
     events["occurred_at"] = pd.to_datetime(events["timestamp"]).dt.tz_localize(None)
-    events = events[events["occurred_at"].dt.date <= run_date]
+    return events[events["occurred_at"].dt.date <= run_date]
+
+
+# The channels, each with its address column on the customer row.
+ADDRESS = {"email": "email", "sms": "phone", "push": "push_token"}
+
+
+def channel_suppressions(log_dir, run_date: date) -> pd.DataFrame:
+    """Per customer (index) and channel: the latest unsubscribe from the channel
+    (``<channel>_unsubscribed_at``) and the latest failure that ends it for good
+    (``<channel>_unreachable_at``: a hard email or SMS bounce, an invalid push token),
+    from the log files up to run_date."""
+    events = log_events(log_dir, run_date)
+    kind = events["event_type"]
+    channel = events["properties"].map(lambda p: p.get("channel"))
+    hard = events["properties"].map(lambda p: p.get("bounce_type")) == "hard"
+    unreachable = {
+        "email": (kind == "email_bounced") & hard,
+        "sms": (kind == "sms_bounced") & hard,
+        "push": kind == "push_token_invalid",
+    }
+    columns = {}
+    for name in ADDRESS:
+        unsubscribed = (kind == "unsubscribed") & (channel == name)
+        columns[f"{name}_unsubscribed_at"] = events[unsubscribed].groupby("customer_id")["occurred_at"].max()
+        columns[f"{name}_unreachable_at"] = (
+            events[unreachable[name]].groupby("customer_id")["occurred_at"].max()
+        )
+    return pd.DataFrame(columns)
+
+
+def with_reachability(people: pd.DataFrame, suppressions: pd.DataFrame) -> pd.DataFrame:
+    """``people`` (shop customer rows) with is_emailable, is_smsable, is_pushable: the
+    channel's consent and address, no unsubscribe from it at or after the consent was last
+    given, and no hard bounce / invalid token ever (README, docs block channel_reachability)."""
+    out = people.merge(suppressions, left_on="customer_id", right_index=True, how="left")
+    flag = {"email": "is_emailable", "sms": "is_smsable", "push": "is_pushable"}
+    for name, address in ADDRESS.items():
+        consent_at = pd.to_datetime(out[f"consent_{name}_at"])
+        unsubscribed_at = pd.to_datetime(out[f"{name}_unsubscribed_at"])
+        out[flag[name]] = (
+            out[f"consent_{name}"].fillna(False).astype(bool)
+            & out[address].notna()
+            & (unsubscribed_at.isna() | (unsubscribed_at < consent_at))
+            & out[f"{name}_unreachable_at"].isna()
+        )
+    return out
+
+
+def open_ticket_customers(log_dir, run_date: date) -> set[int]:
+    """Customers with a support ticket whose latest opening has no resolution at or after it."""
+    events = log_events(log_dir, run_date)
     tickets = events[events["event_type"].isin(["support_ticket_opened", "support_ticket_resolved"])].copy()
     tickets["ticket_id"] = tickets["properties"].map(lambda p: p["ticket_id"])
     open_ids = set()
@@ -153,15 +177,10 @@ def open_ticket_customers(log_dir, run_date: date) -> set[int]:
 def winback_reference(db_path: str, log_dir, run_date: date) -> pd.DataFrame:
     """The win-back audience as exported (its first seven columns): lapsing customers who
     may be emailed and have no open support ticket (a promotional segment)."""
-    people = lifecycle_reference(db_path, run_date).merge(
-        email_suppressions(log_dir, run_date), left_on="customer_id", right_index=True, how="left"
+    people = with_reachability(
+        lifecycle_reference(db_path, run_date), channel_suppressions(log_dir, run_date)
     )
-    consent_at = pd.to_datetime(people["consent_email_at"])
-    emailable = (
-        people["consent_email"].astype(bool)
-        & (people["unsubscribed_at"].isna() | (people["unsubscribed_at"] < consent_at))
-        & people["hard_bounced_at"].isna()
-    )
+    emailable = people["is_emailable"]
     no_open_ticket = ~people["customer_id"].isin(open_ticket_customers(log_dir, run_date))
     chosen = people[(people["lifecycle_stage"] == "lapsing") & emailable & no_open_ticket]
     return pd.DataFrame(

@@ -88,7 +88,9 @@ def test_daily_dag_flows_extract_check_transform_check_export(dagbag):
     assert upstream("check.validate_marts") == {"transform.predict_value"}
     assert upstream("export.stage_exports") == {"check.validate_marts"}, "no export without the mart gate"
     assert upstream("export.publish") == {"export.stage_exports"}
-    assert upstream("export.record_sync_log") == {"export.publish"}
+    assert upstream("export.record_sync_log") == {"export.publish", "export.deliver_erasures"}
+    assert upstream("export.deliver_erasures") == {"check.validate_marts"}
+    assert dag.get_task("export.deliver_erasures").trigger_rule == "all_done", "erasures wait for nothing"
     assert upstream("report.publish_bi") == {"export.record_sync_log"}
     assert upstream("report.retention_report") == {"report.publish_bi"}
     assert upstream("apply_retention") == {"report.retention_report"}

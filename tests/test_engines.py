@@ -27,6 +27,7 @@ import pytest
 
 from nurture import pipeline, spark
 from nurture.config import PROJECT_ROOT
+from nurture.erasure import forget
 from nurture.load_postgres import DATASETS, load_raw_to_postgres, postgres_url_from_env
 from nurture.predict.step import predict_customer_value
 from nurture.quality.checks import MART_MODELS, check_marts
@@ -283,3 +284,22 @@ def raw_parquet(settings, dataset: str) -> str:
         f"read_parquet('{settings.raw_dir}/{dataset}/*/*.parquet', "
         "hive_partitioning = true, filename = true, file_row_number = true)"
     )
+
+
+def test_forget_deletes_the_customer_from_every_postgresql_table_at_once(built, shop, pg_url, schemas):
+    """Runs last (it erases a customer of the module's shop): on the PostgreSQL target,
+    `forget` reaches the raw copy and the marts there, not only the DuckDB file."""
+    settings, _ = shop
+    on = replace(settings, dbt_target="postgres")
+    [(customer_id,)] = pg_rows(pg_url, f'select min(customer_id) from "{schemas["dbt"]}".fct_orders')
+    outcome = forget(on, {customer_id})
+    assert sum(n for place, n in outcome.removed.items() if place.startswith("postgres/")) > 0
+    tables = pg_rows(
+        pg_url,
+        "select table_schema, table_name from information_schema.columns where column_name = 'customer_id' "
+        f"and table_schema in ('{schemas['raw']}', '{schemas['dbt']}')",
+    )
+    assert len(tables) > 10
+    query = 'select count(*) from "{}"."{}" where customer_id = {}'
+    left = [f"{s}.{t}" for s, t in tables if pg_rows(pg_url, query.format(s, t, customer_id))[0][0]]
+    assert left == []

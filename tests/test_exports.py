@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import os
+import socket
 import sqlite3
 from datetime import date, timedelta
 
@@ -15,7 +17,7 @@ import pytest
 import yaml
 
 from nurture import pipeline
-from nurture.erasure import apply_erasures, request_erasure
+from nurture.erasure import forget
 from nurture.export import publish as publish_module
 from nurture.export.config import DEFAULT_FILE
 from nurture.export.sandbox_api import SandboxApi
@@ -24,7 +26,7 @@ from nurture.export.state import members_path
 from nurture.local_airflow import sandbox_connection
 from nurture.transform import manifest_path
 from tests.conftest import day_interval, make_shop, midnight
-from tests.reference import email_suppressions
+from tests.reference import channel_suppressions, with_reachability
 
 CRM_SEGMENTS = ("welcome_series", "abandoned_cart")
 DATA_FILES = (
@@ -42,7 +44,7 @@ def run_day(settings, day: date, run_id: str | None = None) -> list[dict]:
     pipeline.extract_shop(settings, settings.shop_db_url, start, end)
     pipeline.extract_events(settings, start, end)
     pipeline.transform(settings, day)
-    return pipeline.export(settings, day, run_id or f"test__{day}", end)
+    return pipeline.export(settings, day, run_id or f"test__{day}", end).entries
 
 
 def keys(path) -> set[int]:
@@ -93,31 +95,21 @@ def test_the_crm_api_holds_exactly_the_exported_members_after_each_day(three_day
 
 
 def assert_only_consenting_customers_exported(settings, day: date, crm_audiences: dict) -> None:
-    """Every exported id (files, CRM API) and hashed email (ads) had consent on ``day``,
-    by an independent pandas reading of the shop and its logs."""
+    """Every exported id (files, CRM API) and hashed email (ads) was reachable on its
+    segment's channel on ``day``, by an independent pandas reading of the shop and its logs."""
     db = settings.shop_db_url.removeprefix("sqlite:///")
     with sqlite3.connect(db) as con:
         people = pd.read_sql(
-            "select customer_id, email, consent_email, consent_email_at, consent_sms, consent_push "
-            "from customers",
+            "select customer_id, email, phone, push_token, consent_email, consent_email_at, "
+            "consent_sms, consent_sms_at, consent_push, consent_push_at from customers",
             con,
         )
-    suppressed = email_suppressions(settings.log_dir, day)
-    people_day = people.merge(suppressed, left_on="customer_id", right_index=True, how="left")
-    unsubscribed = people_day["unsubscribed_at"].notna() & (
-        people_day["unsubscribed_at"] >= pd.to_datetime(people_day["consent_email_at"])
-    )
-    emailable = (
-        people_day["consent_email"].astype(bool) & ~unsubscribed & people_day["hard_bounced_at"].isna()
-    )
-    allowed_on = {
-        "email": set(people_day.loc[emailable, "customer_id"]),
-        "sms": set(people.loc[people["consent_sms"].astype(bool), "customer_id"]),
-        "push": set(people.loc[people["consent_push"].astype(bool), "customer_id"]),
-    }
+    people = with_reachability(people, channel_suppressions(settings.log_dir, day))
+    allowed_on = {c: set(people.loc[people[f"is_{c}able"], "customer_id"]) for c in ("email", "sms", "push")}
     channels = {s.name: s.channel for s in discover_segments(manifest_path(settings))}
     hashes = {
-        hashlib.sha256(e.strip().lower().encode()).hexdigest() for e in people_day.loc[emailable, "email"]
+        hashlib.sha256(e.strip().lower().encode()).hexdigest()
+        for e in people.loc[people["is_emailable"], "email"]
     }
     manifests = list(settings.exports_dir.glob(f"*/{day.isoformat()}/manifest.json"))
     assert manifests, f"nothing exported on {day}"
@@ -193,7 +185,7 @@ def test_a_blocking_size_guard_holds_back_a_swinging_segment_and_publishes_the_r
     }
     before = snapshot_bytes(settings, day)
 
-    entries = pipeline.export(settings, day, "guarded", day_interval(day)[1])
+    entries = pipeline.export(settings, day, "guarded", day_interval(day)[1]).entries
 
     assert {e["segment"] for e in entries}.isdisjoint(swinging), "nothing of a held-back segment is sent"
     assert snapshot_bytes(settings, day) == before
@@ -224,8 +216,8 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
         real_write(path, table, fmt)
 
     monkeypatch.setattr(publish_module, "_write", crash_on_third_file)
-    with pytest.raises(RuntimeError, match="exports failed"):
-        pipeline.export(settings, day, "crashed", day_interval(day)[1])
+    outcome = pipeline.export(settings, day, "crashed", day_interval(day)[1])
+    assert outcome.failed and all(f.startswith(f"{segment} -> ") for f in outcome.failed), outcome.failed
     # What a reader sees is the previous export, whole.
     assert (target / "manifest.json").read_bytes() == manifest_before
     assert snapshot_bytes(settings, day) == before
@@ -233,10 +225,9 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
     # A crash after the files but before the snapshot is saved: the next run's delta is the same.
     monkeypatch.setattr(publish_module, "_write", real_write)
     monkeypatch.setattr(publish_module, "save_members", lambda *a: (_ for _ in ()).throw(OSError("killed")))
-    with pytest.raises(RuntimeError, match="exports failed"):
-        pipeline.export(settings, day, "crashed-again", day_interval(day)[1])
+    assert pipeline.export(settings, day, "crashed-again", day_interval(day)[1]).failed
     monkeypatch.undo()
-    pipeline.export(settings, day, "recovered", day_interval(day)[1])
+    assert pipeline.export(settings, day, "recovered", day_interval(day)[1]).error() is None
     assert snapshot_bytes(settings, day) == before
     assert members_path(settings.exports_dir, "files", segment, day).exists()
     assert not list(target.parent.glob(".*")), "no temporary folders left"
@@ -261,25 +252,9 @@ def test_a_consent_withdrawn_since_wins_when_an_earlier_day_is_rerun(three_days)
     assert status == "no_consent", "as of that day they had consented; now they have not"
 
 
-def test_an_erased_customer_leaves_no_trace_in_any_file_or_table_we_write(three_days, crm_sandbox):
-    """Runs last: it erases a customer from this module's shop, then runs the next day."""
-    settings, _, days, _ = three_days
-    winback = pd.read_csv(folder(settings, "winback_lapsing", days[-1]) / "winback_lapsing.csv")
-    person = winback.iloc[0]
-    customer_id, email = int(person["customer_id"]), person["email"]
+def traces(settings, customer_id: int, email: str) -> list:
+    """Every file and warehouse table under the data home that still names the customer."""
     email_hash = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    # A second person the CRM platform holds: erasure must reach the platform too.
-    crm_member = sorted(crm_sandbox.store.audiences["welcome_series"])[0]
-    crm_sandbox.store.fail_next(503)  # the platform's first answer is an outage: retried
-
-    assert request_erasure(settings, {customer_id, int(crm_member)}) == 2
-    removed = apply_erasures(settings)
-    assert removed["platform/crm"] >= 1
-    assert crm_member in crm_sandbox.store.deleted
-    assert all(crm_member not in audience for audience in crm_sandbox.store.audiences.values())
-    # The shop still has them: the next run re-extracts, and must drop them again.
-    run_day(settings, days[-1], "after-erasure")
-
     found = []
     for path in settings.home.rglob("*"):
         if not path.is_file() or settings.log_dir in path.parents or path.name == "shop.db":
@@ -309,4 +284,52 @@ def test_an_erased_customer_leaves_no_trace_in_any_file_or_table_we_write(three_
         for schema, table in keyed:
             query = f'select count(*) from "{schema}"."{table}" where customer_id = ?'
             found += [f"{schema}.{table}"] * con.execute(query, [customer_id]).fetchall()[0][0]
-    assert found == [], f"traces of customer {customer_id}: {sorted(set(map(str, found)))[:10]}"
+    return sorted(set(map(str, found)))
+
+
+def test_an_erased_customer_leaves_no_trace_right_after_forget_whatever_the_platform_does(
+    three_days, crm_sandbox, monkeypatch
+):
+    """Runs last: it erases two customers of this module's shop while the CRM platform has no
+    connection, then while it is down, then when it is back."""
+    settings, _, days, _ = three_days
+    winback = pd.read_csv(folder(settings, "winback_lapsing", days[-1]) / "winback_lapsing.csv")
+    person = winback.iloc[0]
+    customer_id, email = int(person["customer_id"]), person["email"]
+    # A second person the CRM platform holds: erasure must reach the platform too.
+    crm_member = sorted(crm_sandbox.store.audiences["welcome_series"])[0]
+    connection = os.environ["AIRFLOW_CONN_NURTURE_CRM"]
+
+    # No CRM connection (the CLI's default): every local copy goes at once, the delete waits.
+    monkeypatch.delenv("AIRFLOW_CONN_NURTURE_CRM")
+    outcome = forget(settings, {customer_id, int(crm_member)})
+    assert outcome.new_requests == 2 and outcome.queued == {"crm": 2}
+    assert traces(settings, customer_id, email) == []
+    assert outcome.delivery.pending == {"crm": 2}
+    assert "AIRFLOW_CONN_NURTURE_CRM" in outcome.delivery.sentence()
+    assert crm_member not in crm_sandbox.store.deleted
+
+    # The platform down (nothing listens on its port): the shop still has them, the next run
+    # re-extracts and drops them again, every other destination publishes, the delete waits.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down = connection.replace(crm_sandbox.url.rsplit(":", 1)[1], str(closed.getsockname()[1]))
+    monkeypatch.setenv("AIRFLOW_CONN_NURTURE_CRM", down)
+    start, end = day_interval(days[-1])
+    pipeline.extract_shop(settings, settings.shop_db_url, start, end)
+    pipeline.apply_erasures(settings)
+    pipeline.transform(settings, days[-1])
+    outcome = pipeline.export(settings, days[-1], "erasure-platform-down", end)
+    assert {e["destination"] for e in outcome.entries} >= {"files", "ads"}
+    assert outcome.erasures.pending == {"crm": 2} and outcome.erasures.failed
+    assert traces(settings, customer_id, email) == []
+
+    # Back up: the next export delivers the queued deletes, once.
+    monkeypatch.setenv("AIRFLOW_CONN_NURTURE_CRM", connection)
+    outcome = pipeline.export(settings, days[-1], "erasure-platform-back", day_interval(days[-1])[1])
+    assert outcome.error() is None
+    assert outcome.erasures.acknowledged == {"crm": 2} and outcome.erasures.pending == {}
+    assert crm_member in crm_sandbox.store.deleted
+    assert all(crm_member not in audience for audience in crm_sandbox.store.audiences.values())
+    assert not list((settings.exports_dir / "_state" / "erasure_outbox").glob("*/*.json"))
+    assert traces(settings, customer_id, email) == []

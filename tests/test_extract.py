@@ -9,11 +9,14 @@ from datetime import date, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from nurture.config import load_settings
+from nurture.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
+from nurture.extract.event_logs import EVENT_TYPES as EXTRACT_EVENT_TYPES
 from nurture.extract.event_logs import LOG_NAME, SourceMissingError, extract_event_logs
 from nurture.extract.raw_zone import QUARANTINE, partition_dir
 from nurture.extract.shop_tables import extract_shop_tables
+from nurture.generate.engagement import EVENT_TYPES as GENERATED_EVENT_TYPES
 from nurture.shop_schema import SHOP_TABLES
 from tests.conftest import day_interval, land_customers, midnight
 
@@ -145,3 +148,21 @@ def test_a_missing_log_file_says_which_and_what_to_do(tmp_path):
     with pytest.raises(SourceMissingError, match=r"events-2025-06-30\.jsonl\.gz.*re-run the day"):
         extract_event_logs(settings.log_dir, settings.raw_dir, *day_interval(date(2025, 6, 30)))
     assert not list(settings.raw_dir.rglob("*.parquet")), "nothing half-extracted"
+
+
+def test_the_generator_extract_raw_suite_and_staging_know_the_same_event_types():
+    """A new event type (here the SMS and push opt-outs) must be accepted everywhere at once:
+    the extract would quarantine it, the raw suite block it, the staging test fail on it."""
+    suite = json.loads((PROJECT_ROOT / "expectations" / "raw_events.json").read_text())
+    [in_set] = [
+        e["kwargs"]["value_set"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == "event_type"
+    ]
+    models = yaml.safe_load((DBT_PROJECT_DIR / "models/staging/events/_events__models.yml").read_text())
+    [column] = [c for c in models["models"][0]["columns"] if c["name"] == "event_type"]
+    [accepted] = [
+        t["accepted_values"]["arguments"]["values"] for t in column["data_tests"] if "accepted_values" in t
+    ]
+    assert set(EXTRACT_EVENT_TYPES) == set(GENERATED_EVENT_TYPES) == set(in_set) == set(accepted)
+    assert {"sms_bounced", "push_token_invalid", "unsubscribed"} <= set(EXTRACT_EVENT_TYPES)

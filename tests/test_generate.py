@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from datetime import timedelta
 
 import duckdb
 import pandas as pd
@@ -117,3 +118,66 @@ def test_engagement_follows_buying(year_shop):
     never = joined.query("orders == 0")["open_rate"].mean()
     assert frequent > never * 1.5
     assert set(events["event_type"]) >= {"email_sent", "survey_answered", "page_viewed", "cart_updated"}
+
+
+def read_log_events(settings) -> pd.DataFrame:
+    return (
+        duckdb.connect()
+        .execute(
+            "select event_type, customer_id, timestamp::timestamp as occurred_at, campaign, "
+            "properties->>'channel' as channel, properties->>'bounce_type' as bounce_type "
+            f"from read_json('{settings.log_dir}/*.jsonl.gz', format = 'newline_delimited')"
+        )
+        .df()
+    )
+
+
+def test_every_channel_has_opt_outs_and_nothing_follows_them(year_shop):
+    """SMS STOPs (0.2-1 % of messages) and rarer hard bounces, push turned off and tokens
+    gone stale, email as before; each only from customers who allowed the channel, and
+    the channel falls silent for the customer after it."""
+    settings, shop, tables = year_shop
+    events = read_log_events(settings)
+    people = tables["customers"].set_index("customer_id")
+    signed_up = pd.to_datetime(people["signed_up_at"])
+
+    sms = events[(events["event_type"] == "sms_bounced") | (events["channel"] == "sms")]
+    stops = sms[sms["event_type"] == "unsubscribed"]
+    hard = sms[sms["bounce_type"] == "hard"]
+    assert set(sms["customer_id"]) <= set(people.index[people["consent_sms"].astype(bool)])
+    # Messages sent: each fortnightly SMS campaign reaches the subscribers signed up before it
+    # who have not left (a STOP or a hard bounce ends SMS for good).
+    ended = pd.concat([stops, hard]).groupby("customer_id")["occurred_at"].min()
+    subscribers = people.index[people["consent_sms"].astype(bool)]
+    ended_at = ended.reindex(subscribers)  # NaT: never left
+    sent = 0
+    for campaign in sms["campaign"].dropna().unique():
+        t_send = pd.Timestamp(campaign.removeprefix("sms_")) + pd.Timedelta(hours=17)
+        reached = (ended_at.isna() | (ended_at > t_send)) & (signed_up[subscribers] < t_send)
+        sent += int(reached.sum())
+    assert 0.002 < len(stops) / sent < 0.01, (len(stops), sent)
+    assert 0 < len(hard) < len(stops), "SMS hard bounces are rarer than STOPs"
+    assert (sms["bounce_type"] == "soft").sum() > len(hard)
+    last_sms = sms.groupby("customer_id")["occurred_at"].max()
+    assert (last_sms.reindex(ended.index) == ended).all(), "no SMS event after a STOP or a hard bounce"
+
+    push_off = events[(events["event_type"] == "push_token_invalid") | (events["channel"] == "push")]
+    pushers = people.index[people["consent_push"].astype(bool)]
+    assert set(push_off["customer_id"]) <= set(pushers)
+    assert push_off["customer_id"].is_unique, "push ends once"
+    invalid = (push_off["event_type"] == "push_token_invalid").sum()
+    years = ((pd.Timestamp(shop.end + timedelta(days=1)) - signed_up[pushers]).dt.days / 365).sum()
+    assert 0.15 < invalid / years < 0.4, "about a quarter of tokens go stale in a year"
+    assert 0 < (push_off["event_type"] == "unsubscribed").sum() < invalid
+    opens = events[events["event_type"] == "push_opened"].merge(
+        push_off[["customer_id", "occurred_at"]], on="customer_id", suffixes=("", "_off")
+    )
+    assert len(opens) and (opens["occurred_at"] < opens["occurred_at_off"]).all(), "no push after it ended"
+
+    email_off = events[
+        ((events["event_type"] == "email_bounced") & (events["bounce_type"] == "hard"))
+        | (events["channel"] == "email")
+    ]
+    email_off = email_off.groupby("customer_id")["occurred_at"].min()
+    sends = events[events["event_type"] == "email_sent"].merge(email_off.rename("off"), on="customer_id")
+    assert len(email_off) and (sends["occurred_at"] < sends["off"]).all(), "no email after it ended"

@@ -19,9 +19,10 @@ import pytest
 
 from nurture import pipeline
 from nurture.export.segments import Segment, discover_segments
+from nurture.export.stage import current_consent_sql
 from nurture.transform import dbt_build, manifest_path
 from tests.conftest import make_shop, midnight
-from tests.reference import email_suppressions
+from tests.reference import channel_suppressions, with_reachability
 
 SEGMENTS = {
     "seg_abandoned_cart",
@@ -38,6 +39,7 @@ SEGMENTS = {
     "seg_winback_lapsing",
 }
 CONTACT_COLUMN = {"email": "email", "sms": "phone", "push": "push_token"}
+FLAGS = {"email": "is_emailable", "sms": "is_smsable", "push": "is_pushable"}
 WINBACK_CONTRACT = [
     "customer_id",
     "email",
@@ -101,24 +103,13 @@ def open_ticket_customers(log_dir, run_date: date) -> set[int]:
 
 
 def reachable_customers(db_path: str, log_dir, run_date: date) -> dict[str, set[int]]:
-    """Per channel, the customers it may reach: consent (email: not withdrawn by an
-    unsubscribe since, no hard bounce) and the contact field."""
+    """Per channel, the customers it may reach: consent and the contact field, no
+    unsubscribe from the channel since the consent, no hard bounce / invalid push token."""
     with sqlite3.connect(db_path) as con:
         people = pd.read_sql("select * from customers", con)
-    people = people.merge(
-        email_suppressions(log_dir, run_date), left_on="customer_id", right_index=True, how="left"
-    )
-    consent_at = pd.to_datetime(people["consent_email_at"])
-    email = (
-        people["consent_email"].astype(bool)
-        & (people["unsubscribed_at"].isna() | (people["unsubscribed_at"] < consent_at))
-        & people["hard_bounced_at"].isna()
-    )
-    sms = people["consent_sms"].astype(bool) & people["phone"].notna()
-    push = people["consent_push"].astype(bool) & people["push_token"].notna()
+    people = with_reachability(people, channel_suppressions(log_dir, run_date))
     return {
-        channel: set(people.loc[mask, "customer_id"].astype(int))
-        for channel, mask in {"email": email, "sms": sms, "push": push}.items()
+        channel: set(people.loc[people[flag], "customer_id"].astype(int)) for channel, flag in FLAGS.items()
     }
 
 
@@ -171,6 +162,26 @@ def test_no_customer_without_consent_for_the_segments_channel(built, reference):
         members = set(rows[s.model][s.key].astype(int))
         outside = members - reachable[s.channel]
         assert not outside, f"{s.model} ({s.channel}) reaches customers without consent: {sorted(outside)}"
+
+
+def test_every_channels_opt_outs_suppress_it_in_the_audience_and_in_current_consent(built, reference):
+    """The shop has opt-outs on every channel; the audience's flags and the export's
+    current-consent check (raw zone, as of now = the shop's last day) both equal the
+    pandas reference for every customer."""
+    settings, run_date, _, rows = built
+    reachable, _ = reference
+    suppressions = channel_suppressions(settings.log_dir, run_date)
+    for channel in FLAGS:
+        assert suppressions[f"{channel}_unsubscribed_at"].notna().sum() >= 3, f"{channel} unsubscribes"
+        assert suppressions[f"{channel}_unreachable_at"].notna().sum() >= 1, f"{channel} hard failures"
+    audience = rows["dim_customer_audience"]
+    with duckdb.connect() as con:
+        now = con.sql(current_consent_sql(settings.raw_dir)).df()
+    for channel, flag in FLAGS.items():
+        assert set(audience.loc[audience[flag], "customer_id"].astype(int)) == reachable[channel], flag
+        assert set(now.loc[now[channel], "customer_id"].astype(int)) == reachable[channel], channel
+        opted_out = set(suppressions.index[suppressions[f"{channel}_unsubscribed_at"].notna()])
+        assert opted_out and not opted_out & reachable[channel], f"{channel}: no re-subscribes in this shop"
 
 
 def test_promotional_segments_leave_out_customers_with_an_open_support_ticket(built, reference):

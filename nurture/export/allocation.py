@@ -3,9 +3,11 @@ destination sees them.
 
 For each (segment, customer) it decides ``included`` or the first reason not to:
 
-1. ``no_consent`` — no consent for the segment's channel, unsubscribed or hard
-   bounced (``dim_customer_audience``), no address for the channel, or on the
-   erasure suppression list;
+1. ``no_consent`` — may not be reached on the segment's channel: no consent,
+   unsubscribed from it, hard bounced or an invalid push token
+   (``dim_customer_audience``, and as the raw zone knows it now:
+   ``stage.current_consent_sql``), no address for the channel, or on the erasure
+   suppression list;
 2. ``holdout`` — in the global holdout group: a stable hash of the customer id with
    a fixed seed, the same customers run after run, never messaged (uplift baseline);
 3. ``duplicate`` — the same customer, or the same normalised email / phone, twice in

@@ -3,8 +3,9 @@
 Reads ``_staging/dt=<stamp>/<segment>.parquet`` (never the warehouse), maps the
 destination's fields, diffs against the destination's last successful snapshot
 (added / removed / changed), hands the result to the destination's writer, and
-only then saves the new snapshot and a sync-log entry. A crash before the end
-leaves the previous snapshot in place, so the next try computes the same delta.
+only then saves the new snapshot. A crash before the end leaves the previous
+snapshot in place, so the next try computes the same delta. The target's sync-log
+entry is written on success and on failure alike, with what really went out.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import duckdb
 import pyarrow as pa
 
 from nurture.atomic import new_work_folder, swap_folder
+from nurture.connections import MissingConnectionError, http_endpoint
 from nurture.export.config import Destination, ExportConfig
 from nurture.export.fields import FORMATS, select_list
-from nurture.export.http_push import Journal, push_batches
+from nurture.export.http_push import Journal, PushResult, push_batches
 from nurture.export.slot import RunSlot
 from nurture.export.stage import read_plan, staged_path
 from nurture.export.state import previous_members, save_members, state_dir, write_sync_log
@@ -177,6 +179,99 @@ def write_to(url: str, segment: str, run: date | RunSlot, delta: Delta, formats,
         fs.put_file(str(local / "manifest.json"), f"{remote}/manifest.json")
 
 
+def _rows_due(destination: Destination, delta: Delta) -> int:
+    """Rows the destination should receive: the snapshot for files, the delta for an API."""
+    if destination.type == "http":
+        return delta.added.num_rows + delta.changed.num_rows + delta.removed.num_rows
+    return delta.rows.num_rows
+
+
+def _figures(progress: PushResult, due: int) -> dict:
+    """The sync log's delivery figures; ``failed``: rows due that the destination did not get."""
+    return {
+        "sent": progress.sent_rows,
+        "confirmed_earlier": progress.skipped_rows,
+        "failed": due - progress.sent_rows - progress.skipped_rows,
+        "batches_sent": progress.sent_batches,
+        "batches_confirmed_earlier": progress.skipped_batches,
+        **{f"retries_{cause}": count for cause, count in progress.retries_by_cause.items()},
+    }
+
+
+def _entry(
+    run_id: str, slot: RunSlot, segment: str, destination: Destination, plan: dict, delta: Delta
+) -> dict:
+    """The target's sync-log entry before anything is sent (every figure zero)."""
+    allocation = plan["allocation"].get(segment, {})
+    return {
+        "run_id": run_id,
+        "logical_date": slot.day.isoformat(),
+        "run_hour": slot.hour,
+        "segment": segment,
+        "destination": destination.name,
+        "considered": sum(allocation.values()),
+        **{f"suppressed_{reason}": allocation.get(reason, 0) for reason in SUPPRESSION_REASONS},
+        "included": delta.rows.num_rows,
+        "added": delta.added.num_rows,
+        "removed": delta.removed.num_rows,
+        "changed": delta.changed.num_rows,
+        **_figures(PushResult(), 0),
+        "status": "success",
+        "size_warning": plan.get("size_warnings", {}).get(segment),
+    }
+
+
+def _manifest(entry: dict, data_interval_end: datetime, previous: Path | None, delta: Delta) -> dict:
+    """What a file export's ``manifest.json`` says besides its files."""
+    return {
+        **{k: entry[k] for k in ("segment", "destination", "logical_date", "run_hour")},
+        "data_interval_end": data_interval_end.isoformat(),
+        "run_id": entry["run_id"],
+        "delta_against": previous.stem.removeprefix("dt=") if previous else None,
+        "columns": [{"name": f.name, "type": str(f.type)} for f in delta.rows.schema],
+    }
+
+
+def _record(exports_dir: Path, slot: RunSlot, entry: dict, started: float) -> dict:
+    entry["duration_s"] = round(time.perf_counter() - started, 3)
+    write_sync_log(exports_dir, slot, entry)
+    return entry
+
+
+def _publish_files(
+    destination: Destination, segment: str, slot: RunSlot, delta: Delta, manifest: dict, progress: PushResult
+) -> None:
+    """Files and hashed audiences: one write of the whole snapshot (one batch, no retries)."""
+    formats = destination.formats if destination.type == "files" else ("csv",)
+    extra = {"hashing": "sha256"} if destination.type == "hashed_audience" else {}
+    write_to(destination.url, segment, slot, delta, formats, manifest | extra)
+    progress.sent_rows = delta.rows.num_rows
+    progress.sent_batches = 1 if delta.rows.num_rows else 0
+
+
+def _push(
+    exports_dir: Path,
+    destination: Destination,
+    segment: str,
+    slot: RunSlot,
+    delta: Delta,
+    endpoint: tuple[str, str],
+    progress: PushResult,
+) -> None:
+    """An HTTP API: upserts then removes in batches, resumed from the journal."""
+    upserts = pa.concat_tables([delta.added, delta.changed]).to_pylist()
+    removes = [{"external_id": r["customer_id"]} for r in delta.removed.to_pylist()]
+    size = destination.batch_size
+    batches = [("upsert", upserts[i : i + size]) for i in range(0, len(upserts), size)]
+    batches += [("remove", removes[i : i + size]) for i in range(0, len(removes), size)]
+    journal = Journal(state_dir(exports_dir) / "push" / destination.name / segment / f"{slot}.log")
+    base_url, token = endpoint
+    push_batches(
+        base_url, token, segment, batches, journal, destination.name, slot.stamp,
+        max_retries=destination.max_retries, result=progress,
+    )  # fmt: skip
+
+
 def publish_target(
     exports_dir: Path,
     config: ExportConfig,
@@ -190,78 +285,43 @@ def publish_target(
     staging_root: Path | None = None,
     endpoint: tuple[str, str] | None = None,
 ) -> dict:
-    """Publish one segment to one destination; returns (and records) its sync-log entry."""
+    """Publish one segment to one destination; returns (and records) its sync-log entry.
+
+    The entry is recorded whatever happens: on a failure it says what went out before
+    it (then the error propagates). An HTTP destination without a connection is
+    recorded as ``no_connection`` before anything is written, and raises
+    :class:`MissingConnectionError`.
+    """
     started = time.perf_counter()
     slot = RunSlot.of(run)
     destination = config.destinations[destination_name]
     plan = read_plan(staging_root or exports_dir, slot)
     staged = staged_path(staging_root or exports_dir, slot, segment)
     previous = previous_members(exports_dir, destination.name, segment, slot)
-    allocation = plan["allocation"].get(segment, {})
     delta = compute_delta(staged, destination, key, previous)
-    entry = {
-        "run_id": run_id,
-        "logical_date": slot.day.isoformat(),
-        "run_hour": slot.hour,
-        "segment": segment,
-        "destination": destination.name,
-        "considered": sum(allocation.values()),
-        **{f"suppressed_{reason}": allocation.get(reason, 0) for reason in SUPPRESSION_REASONS},
-        "included": delta.rows.num_rows,
-        "added": delta.added.num_rows,
-        "removed": delta.removed.num_rows,
-        "changed": delta.changed.num_rows,
-        "sent": 0,
-        "failed": 0,
-        "status": "dry_run" if dry_run else "success",
-        "size_warning": plan.get("size_warnings", {}).get(segment),
-    }
+    entry = _entry(run_id, slot, segment, destination, plan, delta)
     if dry_run:
-        return entry
-    manifest = {
-        "segment": segment,
-        "destination": destination.name,
-        "logical_date": slot.day.isoformat(),
-        "run_hour": slot.hour,
-        "data_interval_end": data_interval_end.isoformat(),
-        "run_id": run_id,
-        "delta_against": previous.stem.removeprefix("dt=") if previous else None,
-        "columns": [{"name": f.name, "type": str(f.type)} for f in delta.rows.schema],
-    }
-    if destination.type in ("files", "hashed_audience"):
-        formats = destination.formats if destination.type == "files" else ("csv",)
-        extra = {"hashing": "sha256"} if destination.type == "hashed_audience" else {}
-        write_to(destination.url, segment, slot, delta, formats, manifest | extra)
-        entry["sent"] = delta.rows.num_rows
-    else:
-        from nurture.connections import http_endpoint
-
-        base_url, token = endpoint or http_endpoint(destination.connection)
-        upserts = pa.concat_tables([delta.added, delta.changed]).to_pylist()
-        removes = [{"external_id": r["customer_id"]} for r in delta.removed.to_pylist()]
-        size = destination.batch_size
-        batches = [("upsert", upserts[i : i + size]) for i in range(0, len(upserts), size)]
-        batches += [("remove", removes[i : i + size]) for i in range(0, len(removes), size)]
-        journal = Journal(state_dir(exports_dir) / "push" / destination.name / segment / f"{slot}.log")
+        return entry | {"status": "dry_run"}
+    due = _rows_due(destination, delta)
+    if destination.type == "http" and endpoint is None:
         try:
-            pushed = push_batches(
-                base_url,
-                token,
-                segment,
-                batches,
-                journal,
-                destination.name,
-                slot.stamp,
-                max_retries=destination.max_retries,
+            endpoint = http_endpoint(
+                destination.connection, f"Publishing {segment!r} to HTTP destination {destination.name!r}"
             )
-        except Exception:
-            entry |= {"status": "failed", "failed": len(upserts) + len(removes)}
-            entry["duration_s"] = round(time.perf_counter() - started, 3)
-            write_sync_log(exports_dir, slot, entry)
+        except MissingConnectionError:
+            _record(exports_dir, slot, entry | {"status": "no_connection", "failed": due}, started)
             raise
-        entry["sent"] = pushed.sent_rows
+    manifest = _manifest(entry, data_interval_end, previous, delta)
+    progress = PushResult()  # filled in as rows go out, so a failure's entry is true too
+    try:
+        if destination.type == "http":
+            _push(exports_dir, destination, segment, slot, delta, endpoint, progress)
+        else:
+            _publish_files(destination, segment, slot, delta, manifest, progress)
+    except Exception:
+        _record(exports_dir, slot, entry | _figures(progress, due) | {"status": "failed"}, started)
+        raise
     save_members(exports_dir, destination.name, segment, slot, delta.members)
-    entry["duration_s"] = round(time.perf_counter() - started, 3)
-    write_sync_log(exports_dir, slot, entry)
+    entry = _record(exports_dir, slot, entry | _figures(progress, due), started)
     log.info("published %s to %s: %s", segment, destination.name, entry)
     return entry

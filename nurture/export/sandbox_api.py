@@ -4,7 +4,9 @@ A real HTTP server (standard library, threads) for the demo and the tests, run o
 127.0.0.1 in the process that starts it. It keeps each audience's members in
 memory, applies a batch once per idempotency key, erases people on
 ``POST /v1/users/delete``, and can be told to fail the next requests (429 with Retry-After,
-500, or a hang past the client's timeout) to exercise retries and resumes.
+500, or a hang past the client's timeout) to exercise retries and resumes. Every
+request is kept with the answer it got, so a test can count on the server's side
+what a client sent and why it retried.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,15 +29,35 @@ class AudienceStore:
         self.token = token
         self.audiences: dict[str, dict[str, dict]] = {}
         self.applied_keys: set[str] = set()
-        self.requests: list[dict] = []  # every batch request received, applied or not
+        # Every request received, applied or not, with its "answer": the status code
+        # sent, or "hang" (held past the client's timeout; its late 503 goes nowhere).
+        self.requests: list[dict] = []
         self.deleted: set[str] = set()  # external ids erased through DELETE_PATH
         self.failures: deque = deque()  # planned responses: 429, 500 or "hang"
+        self.segment_failures: dict[str, list] = {}  # segment -> [batches to take first, status]
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # ends the hangs when the server stops
 
     def fail_next(self, *responses) -> None:
         """Plan the next responses: a status code (429 comes with Retry-After: 0), "hang",
         or None for a normal answer."""
         self.failures.extend(responses)
+
+    def fail_segment(self, segment: str, after_batches: int, status: int) -> None:
+        """Answer ``status`` once to a batch of ``segment``, after it took ``after_batches``
+        more: a refusal in the middle of one push (a token revoked mid-push, say)."""
+        self.segment_failures[segment] = [after_batches, status]
+
+    def planned(self, segment: str | None):
+        """The planned answer for the next request (None: a normal one)."""
+        with self.lock:
+            rule = self.segment_failures.get(segment)
+            if rule and rule[0] == 0:
+                del self.segment_failures[segment]
+                return rule[1]
+            if rule:
+                rule[0] -= 1
+            return self.failures.popleft() if self.failures else None
 
     def apply(self, segment: str, key: str, action: str, members: list[dict]) -> bool:
         with self.lock:
@@ -87,26 +108,33 @@ def _handler(store: AudienceStore, hang_seconds: float):
             match = BATCH_PATH.match(self.path)
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             key = self.headers.get("Idempotency-Key", "")
-            store.requests.append({"segment": match and match.group(1), "key": key, **body})
+            record = {"segment": match and match.group(1), "key": key, **body}
+            store.requests.append(record)
+
+            def answer(status: int, reply: dict, headers: dict | None = None) -> None:
+                record.setdefault("answer", status)  # a hang keeps its mark
+                self._reply(status, reply, headers)
+
             if self.headers.get("Authorization") != f"Bearer {store.token}":
-                return self._reply(401, {"error": "bad token"})
+                return answer(401, {"error": "bad token"})
             deleting = self.path == DELETE_PATH and isinstance(body.get("external_ids"), list)
             batch_ok = match and body.get("action") in ("upsert", "remove")
             if not (deleting or batch_ok) or not key:
-                return self._reply(400, {"error": "expected a batch or a deletion, and an Idempotency-Key"})
-            planned = store.failures.popleft() if store.failures else None
+                return answer(400, {"error": "expected a batch or a deletion, and an Idempotency-Key"})
+            planned = store.planned(match and match.group(1))
             if planned == "hang":
-                time.sleep(hang_seconds)
-                return self._reply(503, {"error": "too late"})
+                record["answer"] = "hang"
+                store.stopping.wait(hang_seconds)
+                return answer(503, {"error": "too late"})
             if planned == 429:
-                return self._reply(429, {"error": "slow down"}, {"Retry-After": "0"})
+                return answer(429, {"error": "slow down"}, {"Retry-After": "0"})
             if planned:
-                return self._reply(int(planned), {"error": "injected"})
+                return answer(int(planned), {"error": "injected"})
             if deleting:
                 store.delete_users(body["external_ids"])
-                return self._reply(202, {"deleted": len(body["external_ids"])})
+                return answer(202, {"deleted": len(body["external_ids"])})
             applied = store.apply(match.group(1), key, body["action"], body.get("members", []))
-            self._reply(200, {"applied": applied, "members": len(body.get("members", []))})
+            answer(200, {"applied": applied, "members": len(body.get("members", []))})
 
     return Handler
 
@@ -129,5 +157,6 @@ class SandboxApi:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.store.stopping.set()
         self.server.shutdown()
         self.server.server_close()

@@ -103,37 +103,55 @@ def size_swing(today: int, before: int | None, guard: SizeGuard) -> str | None:
     return f"{before} -> {today} rows ({change:.0%} change, limit {guard.max_change_share:.0%})"
 
 
+# Per channel: the address column of the shop's customer row, and the raw event that
+# ends the channel for good (the dbt docs block channel_reachability; the same rule as
+# the channel_reachable macro behind dim_customers.is_<channel>able).
+CONSENT_CHANNELS = {
+    "email": ("email", "event_type = 'email_bounced' and properties::json->>'bounce_type' = 'hard'"),
+    "sms": ("phone", "event_type = 'sms_bounced' and properties::json->>'bounce_type' = 'hard'"),
+    "push": ("push_token", "event_type = 'push_token_invalid'"),
+}
+OPT_OUT_EVENTS = ("unsubscribed", "email_bounced", "sms_bounced", "push_token_invalid")
+
+
 def current_consent_sql(raw_dir: Path) -> str | None:
     """Consent per channel as the raw zone knows it now, whatever the run date: the latest
-    customer row, and no email unsubscribe (after consenting) or hard bounce since."""
+    customer row (consent and the channel's address), then that channel's opt-outs among
+    all events landed so far: no unsubscribe since the consent was last given, and no
+    hard bounce (email, SMS) or invalid push token, ever. Columns customer_id, email,
+    sms, push; never null for a customer of the raw zone."""
     customers, events = raw_dir / "customers", raw_dir / "events"
     if not any(customers.glob("dt=*/*.parquet")):
         return None
-    signals = (
-        "select null::bigint as customer_id, null::timestamp as unsubscribed_at, "
-        "null::timestamp as bounced_at where false"
-    )
+    kinds = ("unsubscribed_at", "unreachable_at")
+    nothing = [f"null::timestamp as {channel}_{kind}" for channel in CONSENT_CHANNELS for kind in kinds]
+    signals = f"select null::bigint as customer_id, {', '.join(nothing)} where false"
     if any(events.glob("dt=*/*.parquet")):
+        per_channel = [
+            f"max(occurred_at) filter (where event_type = 'unsubscribed' "
+            f"and properties::json->>'channel' = '{channel}') as {channel}_unsubscribed_at, "
+            f"max(occurred_at) filter (where {unreachable}) as {channel}_unreachable_at"
+            for channel, (_, unreachable) in CONSENT_CHANNELS.items()
+        ]
         signals = f"""
-            select customer_id,
-                max(occurred_at) filter (where event_type = 'unsubscribed'
-                    and properties::json->>'channel' = 'email') as unsubscribed_at,
-                max(occurred_at) filter (where event_type = 'email_bounced'
-                    and properties::json->>'bounce_type' = 'hard') as bounced_at
+            select customer_id, {", ".join(per_channel)}
             from read_parquet('{events}/dt=*/*.parquet', hive_partitioning = false)
-            where event_type in ('unsubscribed', 'email_bounced')
+            where event_type in {OPT_OUT_EVENTS}
             group by customer_id"""
+    flags = ", ".join(
+        f"""coalesce(latest.consent_{channel} and latest.{address} is not null
+                and {channel}_unreachable_at is null
+                and ({channel}_unsubscribed_at is null
+                    or {channel}_unsubscribed_at < latest.consent_{channel}_at), false) as {channel}"""
+        for channel, (address, _) in CONSENT_CHANNELS.items()
+    )
     return f"""
         with latest as (
             select * from read_parquet('{customers}/dt=*/*.parquet', hive_partitioning = false)
             qualify row_number() over (partition by customer_id order by updated_at desc) = 1
         ),
         signals as ({signals})
-        select latest.customer_id,
-            latest.consent_email and bounced_at is null
-                and (unsubscribed_at is null or unsubscribed_at < latest.consent_email_at) as email,
-            latest.consent_sms as sms,
-            latest.consent_push as push
+        select latest.customer_id, {flags}
         from latest left join signals using (customer_id)
     """
 

@@ -24,7 +24,9 @@ COLUMNS = {
     "run_hour": "integer",  # null: the daily run; else the hourly refresh of that hour
     "segment": "varchar",
     "destination": "varchar",
-    "status": "varchar",  # success / failed / held_back / dry_run
+    # success / failed / no_connection (an HTTP destination without its connection:
+    # nothing sent, the rest published) / held_back (size guard) / dry_run
+    "status": "varchar",
     "considered": "bigint",
     "suppressed_no_consent": "bigint",
     "suppressed_holdout": "bigint",
@@ -34,12 +36,34 @@ COLUMNS = {
     "added": "bigint",
     "removed": "bigint",
     "changed": "bigint",
+    # Delivery. Rows due: the snapshot for files (written as one batch), the delta's
+    # upserts and removes for an API. sent: rows acknowledged in this attempt;
+    # confirmed_earlier: rows in batches an earlier, interrupted attempt had delivered
+    # (the push journal skips them); failed: rows due but not delivered (a failure, or
+    # no connection). On success, sent + confirmed_earlier = rows due.
     "sent": "bigint",
+    "confirmed_earlier": "bigint",
     "failed": "bigint",
+    "batches_sent": "bigint",
+    "batches_confirmed_earlier": "bigint",
+    # Requests sent again after a 429, a 5xx, or no answer (timeout, refused connection)
+    "retries_429": "bigint",
+    "retries_5xx": "bigint",
+    "retries_timeout": "bigint",
     "duration_s": "double",
     "size_warning": "varchar",
     "recorded_at": "timestamp",
 }
+# Columns added since the first sync logs: older warehouses get them (null in old rows).
+ADDED_COLUMNS = (
+    "run_hour",  # the hourly refresh: rows before it are all daily runs
+    "confirmed_earlier",
+    "batches_sent",
+    "batches_confirmed_earlier",
+    "retries_429",
+    "retries_5xx",
+    "retries_timeout",
+)
 
 
 def record_sync_log(settings: Settings, run: date | RunSlot, run_id: str) -> list[dict]:
@@ -66,8 +90,8 @@ def record_sync_log(settings: Settings, run: date | RunSlot, run_id: str) -> lis
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create schema if not exists exports")
         con.execute(f"create table if not exists {SYNC_LOG} ({definition})")
-        # Sync logs from before the hourly refresh: their rows are all daily runs.
-        con.execute(f"alter table {SYNC_LOG} add column if not exists run_hour integer")
+        for column in ADDED_COLUMNS:
+            con.execute(f"alter table {SYNC_LOG} add column if not exists {column} {COLUMNS[column]}")
         con.execute(f"delete from {SYNC_LOG} where logical_date = ? and run_id = ?", [slot.day, run_id])
         if len(frame):
             con.register("entries", frame)

@@ -30,6 +30,7 @@ from nurture.extract.raw_zone import (
 LOG_NAME = "events-{day}.jsonl.gz"
 EVENT_TYPES = (
     "email_sent", "email_opened", "email_clicked", "email_bounced", "unsubscribed",
+    "sms_bounced", "push_token_invalid",
     "session_started", "page_viewed", "cart_updated", "push_opened", "survey_answered",
     "support_ticket_opened", "support_ticket_resolved",
 )  # fmt: skip

@@ -5,8 +5,9 @@ date give the same rows and the same log-file bytes.
 
 Rows change only where the shop would change them: a refund updates the order
 and its items (one ``updated_at``). Customer rows keep the consent given in the
-shop; email unsubscribes and bounces arrive through the engagement logs, as
-they do from an email platform. So extracting the final database day by day
+shop; opt-outs arrive through the engagement logs, as they do from the messaging
+platforms: email and SMS unsubscribes and hard bounces, push turned off, and push
+tokens reported invalid. So extracting the final database day by day
 gives every day the rows it would have had.
 """
 

@@ -1,8 +1,15 @@
-"""Engagement events: email campaigns, sessions, carts, push, surveys, support.
+"""Engagement events: email campaigns, sessions, carts, push, surveys, support, and
+the opt-outs of every channel (email, SMS, push).
 
 Engagement follows buying: a customer's open and browse rates grow with their
 purchase rate. Each event gets an arrival time; about 2 % arrive late (up to a
 day and a half), so they land in a later day's log file.
+
+Opt-outs end a channel for good in the generated world: no email after an email
+unsubscribe or hard bounce, no SMS after a STOP reply or a number out of service,
+no push opened after push is turned off or the app is gone. The SMS and push
+opt-outs (``channel_optouts``) draw from a random stream of their own, so every
+other event of a seed's shop is what it was before they were added.
 
 Events are made per block of customers (``event_blocks``): a large shop's events
 never sit in memory all at once. The writer orders them in time across blocks.
@@ -23,6 +30,8 @@ EVENT_TYPES = (
     "email_clicked",
     "email_bounced",
     "unsubscribed",
+    "sms_bounced",
+    "push_token_invalid",
     "session_started",
     "page_viewed",
     "cart_updated",
@@ -32,7 +41,18 @@ EVENT_TYPES = (
     "support_ticket_resolved",
 )
 CAMPAIGN_WEEKDAYS = (1, 4)  # newsletters go out on Tuesdays and Fridays
-PROP_COLUMNS = ("product_id", "cart_id", "order_id", "ticket_id", "nps", "value", "bounce_type")
+SMS_WEEKDAY = 3  # SMS offers go out every other Thursday
+PROP_COLUMNS = ("product_id", "cart_id", "order_id", "ticket_id", "nps", "value", "bounce_type", "channel")
+# SMS, per message: a STOP reply, a failed delivery, and the share of failures that
+# are hard (the number is out of service).
+SMS_STOP_RATE = 0.005
+SMS_FAILURE_RATE = 0.01
+SMS_HARD_SHARE = 0.15
+# Push, per customer who allows it: mean days until the app is gone (uninstalled or a
+# new phone, about 28 % of tokens a year) and until push is turned off (about 8 % a year).
+PUSH_TOKEN_LIFE_DAYS = 3 * 365
+PUSH_OPT_OUT_DAYS = 12 * 365
+PUSH_SEND_EVERY_DAYS = 7  # the platform learns a token is dead at the next weekly push
 # Customers per block: shops up to this size are made in one block.
 BLOCK_CUSTOMERS = 20_000
 
@@ -96,8 +116,86 @@ def email_campaigns(
         buf.add("email_clicked", who[clicked], t_click[clicked], campaign=campaign)
         unsub = ~bounced & (rng.random(who.size) < 0.004 + 0.01 * (open_rate[who] < 0.1))
         t_unsub = t_open + 0.002
-        buf.add("unsubscribed", who[unsub], t_unsub[unsub], campaign=campaign, bounce_type=None)
+        buf.add("unsubscribed", who[unsub], t_unsub[unsub], campaign=campaign, channel="email")
         subscribed[who[unsub | hard]] = False
+
+
+def sms_campaigns(
+    rng: np.random.Generator, calendar: ShopCalendar, customers: pd.DataFrame, buf: EventBuffer
+) -> None:
+    """SMS offers every other Thursday to customers who allow SMS (they all gave a phone).
+
+    The SMS platform reports only what goes wrong, so the logs have no SMS sends: a STOP
+    reply (``unsubscribed``, channel ``sms``, 0.5 % of messages) and a failed delivery
+    (``sms_bounced``, 1 %; hard, the number is out of service, for 15 % of them). Sending
+    stops after a STOP or a hard bounce.
+    """
+    signup = customers["_t_signup"].to_numpy()
+    subscribed = customers["consent_sms"].to_numpy().copy()
+    thursdays = [d for d in range(calendar.days) if calendar.weekday(np.array([d]))[0] == SMS_WEEKDAY]
+    for day in thursdays[::2]:
+        t_send = day + 17 / 24
+        who = np.flatnonzero(subscribed & (signup < t_send))
+        if who.size == 0:
+            continue
+        campaign = f"sms_{calendar.to_datetime(np.array([float(day)]))[0].astype('datetime64[D]')}"
+        t = t_send + rng.uniform(0, 0.01, who.size)
+        failed = rng.random(who.size) < SMS_FAILURE_RATE
+        hard = failed & (rng.random(who.size) < SMS_HARD_SHARE)
+        buf.add(
+            "sms_bounced",
+            who[failed],
+            t[failed] + 0.001,
+            campaign=campaign,
+            bounce_type=np.where(hard[failed], "hard", "soft"),
+        )
+        stop = ~failed & (rng.random(who.size) < SMS_STOP_RATE)
+        t_stop = t + rng.exponential(0.05, who.size)
+        buf.add("unsubscribed", who[stop], t_stop[stop], campaign=campaign, channel="sms")
+        subscribed[who[stop | hard]] = False
+
+
+def push_optouts(
+    rng: np.random.Generator, calendar: ShopCalendar, customers: pd.DataFrame, buf: EventBuffer
+) -> np.ndarray:
+    """Push opt-outs of the customers who allow push; returns when push ends for each
+    customer (infinity if it does not).
+
+    A token goes stale when the app is uninstalled (or the phone replaced): the push
+    platform reports it invalid (``push_token_invalid``) at the next weekly push. Some
+    customers turn push off first (``unsubscribed``, channel ``push``); then no push is
+    sent and the token is never reported.
+    """
+    n = len(customers)
+    signup = customers["_t_signup"].to_numpy()
+    allowed = customers["consent_push"].to_numpy()
+    t_gone = signup + rng.exponential(PUSH_TOKEN_LIFE_DAYS, n)
+    t_reported = t_gone + rng.uniform(0, PUSH_SEND_EVERY_DAYS, n)
+    t_off = signup + rng.exponential(PUSH_OPT_OUT_DAYS, n)
+    turned_off = allowed & (t_off < t_gone)
+    invalid = allowed & ~turned_off
+    buf.add("unsubscribed", np.flatnonzero(turned_off), t_off[turned_off], channel="push")
+    buf.add("push_token_invalid", np.flatnonzero(invalid), t_reported[invalid], campaign="app_push")
+    return np.where(allowed, np.minimum(t_gone, t_off), np.inf)
+
+
+def arrival_times(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """Most events arrive within seconds, 2 % up to a day and a half late."""
+    late = rng.random(len(t)) < 0.02
+    return t + np.where(late, rng.uniform(0.1, 1.5, len(t)), 0.00002)
+
+
+def channel_optouts(
+    rng: np.random.Generator, calendar: ShopCalendar, customers: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The SMS and push opt-outs of ``customers`` (with arrival times), and when push
+    ends for each customer (``push_optouts``)."""
+    buf = EventBuffer()
+    sms_campaigns(rng, calendar, customers, buf)
+    push_ends = push_optouts(rng, calendar, customers, buf)
+    events = buf.frame()
+    events["t_arrival"] = arrival_times(rng, events["t"].to_numpy())
+    return events, push_ends
 
 
 def event_blocks(
@@ -111,6 +209,7 @@ def event_blocks(
     block_customers: int = BLOCK_CUSTOMERS,
 ) -> Iterator[pd.DataFrame]:
     """The engagement events of each block of ``block_customers`` customers, in turn."""
+    optout_rng = rng.spawn(1)[0]  # a stream of its own, see the module docstring
     first_item = items.drop_duplicates("order_id").set_index("order_id")["product_id"]
     order_owner = orders["_cust_idx"].to_numpy()
     cart_owner = carts["customer_id"].to_numpy() - 1
@@ -119,6 +218,7 @@ def event_blocks(
         last = first + block_customers
         events, made = make_events(
             rng,
+            optout_rng,
             calendar,
             customers.iloc[first:last].reset_index(drop=True),
             traits.iloc[first:last].reset_index(drop=True),
@@ -134,6 +234,7 @@ def event_blocks(
 
 def make_events(
     rng: np.random.Generator,
+    optout_rng: np.random.Generator,
     calendar: ShopCalendar,
     customers: pd.DataFrame,
     traits: pd.DataFrame,
@@ -228,9 +329,14 @@ def make_events(
     )
 
     events = buf.frame()
-    # Arrival: most within seconds, 2 % up to a day and a half late.
-    late = rng.random(len(events)) < 0.02
-    events["t_arrival"] = events["t"] + np.where(late, rng.uniform(0.1, 1.5, len(events)), 0.00002)
+    events["t_arrival"] = arrival_times(rng, events["t"].to_numpy())
+
+    # SMS and push opt-outs; no push is opened once push has ended for the customer.
+    optouts, push_ends = channel_optouts(optout_rng, calendar, customers)
+    after_push_ended = (events["event_type"] == "push_opened").to_numpy() & (
+        events["t"].to_numpy() >= push_ends[events["cust_idx"].to_numpy()]
+    )
+    events = pd.concat([events[~after_push_ended], optouts], ignore_index=True)
     events = events[(events["t"] >= 0) & (events["t_arrival"] < calendar.days)].reset_index(drop=True)
     events["customer_id"] = customers["customer_id"].to_numpy()[events["cust_idx"].to_numpy()]
     events["cust_idx"] += offset

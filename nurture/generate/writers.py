@@ -95,6 +95,7 @@ select
     cast(nps as double) as nps,
     cast(value as double) as value,
     cast(bounce_type as varchar) as bounce_type,
+    cast(channel as varchar) as channel,
     cast(floor(t) as integer) as occurred_day
 from events
 """
@@ -119,7 +120,8 @@ select
         when 'page_viewed' then json_object('product_id', product_id)
         when 'cart_updated' then json_object('cart_id', cart_id, 'value', value)
         when 'email_bounced' then json_object('bounce_type', bounce_type)
-        when 'unsubscribed' then json_object('channel', 'email')
+        when 'sms_bounced' then json_object('bounce_type', bounce_type)
+        when 'unsubscribed' then json_object('channel', channel)
         when 'survey_answered' then json_object('nps', nps, 'order_id', order_id)
         when 'support_ticket_opened' then json_object('ticket_id', ticket_id, 'order_id', order_id)
         when 'support_ticket_resolved' then json_object('ticket_id', ticket_id, 'order_id', order_id)

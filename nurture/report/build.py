@@ -76,7 +76,8 @@ def build_report(settings: Settings, run_date: date) -> Path:
             charts=drawn,
             uplift=_table(frames["uplift"]),
             checks=_table(frames["checks"]),
-            sync=_table(frames["sync"]),
+            # counts stay whole numbers although a held-back segment has none (NaN)
+            sync=_table(frames["sync"].convert_dtypes()),
             missing=[c.title for c in drawn if not c.points],
         )
     )
@@ -98,7 +99,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    """A frame as an HTML table (escaped), rates as percentages."""
+    """A frame as an HTML table (escaped), rates as percentages, counts with separators."""
     if frame.empty:
         return ""
     shown = frame.copy()
@@ -107,4 +108,6 @@ def _table(frame: pd.DataFrame) -> str:
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
+        elif pd.api.types.is_integer_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,}")
     return shown.to_html(index=False, border=0, classes="data", na_rep="", escape=True)

@@ -121,10 +121,14 @@ QUERIES = {
         group by suite
         order by suite
     """,
+    # Delivery: rows sent in this attempt, confirmed by an earlier interrupted attempt,
+    # not delivered; batches likewise; retries by cause (see nurture.export.sync_log).
     "sync": """
         select segment, destination, status, included, added, removed,
             suppressed_no_consent + suppressed_holdout + suppressed_duplicate
                 + suppressed_frequency_cap as suppressed,
+            sent, confirmed_earlier, failed, batches_sent, batches_confirmed_earlier,
+            retries_429, retries_5xx, retries_timeout,
             logical_date
         from exports__sync_log
         where run_hour is null and run_id = (
@@ -144,6 +148,8 @@ def load(snapshot: Path) -> dict[str, pd.DataFrame]:
         for name, sql in QUERIES.items():
             try:
                 frames[name] = con.execute(sql).df()
-            except duckdb.CatalogException:  # e.g. no export has run yet
+            # No export has run yet, or the table was published before a column existed
+            # (a sync log recorded before the delivery figures): the next run fills it.
+            except (duckdb.CatalogException, duckdb.BinderException):
                 frames[name] = pd.DataFrame()
     return frames

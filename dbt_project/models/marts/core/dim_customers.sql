@@ -20,7 +20,7 @@ order_stats as (
 
 suppressions as (
 
-    select * from {{ ref('int_customer_email_suppressions') }}
+    select * from {{ ref('int_customer_channel_suppressions') }}
 
 ),
 
@@ -45,14 +45,24 @@ final as (
         customers.consent_push_at,
         suppressions.email_unsubscribed_at,
         suppressions.email_hard_bounced_at,
-        -- Consent given in the shop counts unless the email platform has since
-        -- reported an unsubscribe; a hard-bounced address is never emailed.
-        (
-            customers.consent_email
-            and (suppressions.email_unsubscribed_at is null
-                or suppressions.email_unsubscribed_at < customers.consent_email_at)
-            and suppressions.email_hard_bounced_at is null
-        ) as is_emailable,
+        suppressions.sms_unsubscribed_at,
+        suppressions.sms_hard_bounced_at,
+        suppressions.push_unsubscribed_at,
+        suppressions.push_token_invalid_at,
+        -- Consent given in the shop counts unless the channel's platform has since
+        -- reported an unsubscribe; a hard bounce or a dead push token ends the channel.
+        {{ channel_reachable(
+            'customers.consent_email', 'customers.consent_email_at', 'customers.email',
+            'suppressions.email_unsubscribed_at', 'suppressions.email_hard_bounced_at'
+        ) }} as is_emailable,
+        {{ channel_reachable(
+            'customers.consent_sms', 'customers.consent_sms_at', 'customers.phone',
+            'suppressions.sms_unsubscribed_at', 'suppressions.sms_hard_bounced_at'
+        ) }} as is_smsable,
+        {{ channel_reachable(
+            'customers.consent_push', 'customers.consent_push_at', 'customers.push_token',
+            'suppressions.push_unsubscribed_at', 'suppressions.push_token_invalid_at'
+        ) }} as is_pushable,
         lifecycle.first_paid_order_date,
         lifecycle.last_paid_order_date,
         lifecycle.days_since_first_paid_order,

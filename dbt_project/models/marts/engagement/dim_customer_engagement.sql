@@ -1,5 +1,6 @@
 -- The engagement profile. Every rule lives in an intermediate model; this mart puts one
--- row per customer together and adds the channel choice, which needs the consents.
+-- row per customer together and adds the channel choice, which needs the channels the
+-- customer may be reached on (dim_customers).
 with
 
 customers as (
@@ -55,8 +56,8 @@ reach as (
     select
         customers.customer_id,
         customers.is_emailable,
-        coalesce(customers.consent_sms and customers.phone is not null, false) as is_smsable,
-        coalesce(customers.consent_push and customers.push_token is not null, false) as is_pushable,
+        customers.is_smsable,
+        customers.is_pushable,
         coalesce(channel_responses.email_responses, 0) as email_responses,
         coalesce(channel_responses.sms_responses, 0) as sms_responses,
         coalesce(channel_responses.push_responses, 0) as push_responses

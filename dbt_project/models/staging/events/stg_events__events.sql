@@ -22,7 +22,7 @@ final as (
         case when event_type = 'survey_answered'
             then {{ json_integer('properties', 'nps') }}
         end as nps_score,
-        case when event_type = 'email_bounced'
+        case when event_type in ('email_bounced', 'sms_bounced')
             then {{ json_text('properties', 'bounce_type') }}
         end as bounce_type,
         case when event_type = 'unsubscribed'
