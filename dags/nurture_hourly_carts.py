@@ -44,6 +44,7 @@ from nurture.dag_support import (
     WAREHOUSE_POOL,
     deadline,
     default_args,
+    no_retry_without_connection,
     quality_gate,
 )
 from nurture.run_log import on_failure, on_success
@@ -119,7 +120,9 @@ def nurture_hourly_carts():
         context = get_current_context()
         context["export_target"] = f"{target['segment']} -> {target['destination']}"
         slot = hourly.slot_of(data_interval_start)
-        entry = pipeline.publish(load_settings(), target, slot, run_id, data_interval_end)
+        entry = no_retry_without_connection(
+            pipeline.publish, load_settings(), target, slot, run_id, data_interval_end
+        )
         uri = f"nurture://exports/{target['destination']}/{target['segment']}"
         context["outlet_events"][EXPORTS_ALIAS].add(
             Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}

@@ -9,6 +9,8 @@ import itertools
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import duckdb
@@ -250,6 +252,30 @@ def test_a_consent_withdrawn_since_wins_when_an_earlier_day_is_rerun(three_days)
             [days[0], "winback_lapsing", customer_id],
         ).fetchall()
     assert status == "no_consent", "as of that day they had consented; now they have not"
+
+
+def test_the_cli_export_without_a_crm_connection_says_so_in_one_sentence_and_publishes_the_rest(three_days):
+    """The README's command as a new user runs it: no CRM connection, an 80-column terminal."""
+    settings, _, days, _ = three_days
+    done = subprocess.run(
+        [sys.executable, "-m", "nurture.cli", "export", "--date", str(days[-1])],
+        env={"NURTURE_HOME": str(settings.home), "PATH": "/usr/bin:/bin", "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())  # rich wraps at 80 columns
+    assert "were not sent to 'crm'" in said and "AIRFLOW_CONN_NURTURE_CRM" in said, said
+    assert all(segment in said.split("were not sent")[0] for segment in CRM_SEGMENTS), said
+    assert "Traceback" not in done.stdout + done.stderr and "…" not in done.stdout
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        statuses = dict(
+            con.execute(
+                "select destination, list(distinct status) from exports.sync_log where run_id = ? group by 1",
+                [f"cli__{days[-1]}"],
+            ).fetchall()
+        )
+    assert statuses == {"files": ["success"], "ads": ["success"], "crm": ["no_connection"]}
 
 
 def traces(settings, customer_id: int, email: str) -> list:
