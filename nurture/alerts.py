@@ -87,7 +87,7 @@ def _webhook() -> tuple[str, str] | None:
     try:
         from nurture.connections import http_endpoint
 
-        return http_endpoint(ALERTS_CONN_ID)
+        return http_endpoint(ALERTS_CONN_ID, needed_by="The alerts webhook")
     except LookupError:
         return None
 

@@ -176,7 +176,7 @@ def _summaries(settings: Settings, run_id: str) -> dict[str, int | float]:
                 count(*) filter (where not success and severity <> 'critical') as expectations_warned
             from audit.validation_results where run_id = '{quoted}'""",
         "sync": f"""select count(*) filter (where status = 'success') as exports_succeeded,
-                count(*) filter (where status = 'failed') as exports_failed,
+                count(*) filter (where status in ('failed', 'no_connection')) as exports_failed,
                 count(*) filter (where status = 'held_back') as exports_held_back,
                 coalesce(sum(included) filter (where status = 'success'), 0) as rows_exported
             from exports.sync_log where run_id = '{quoted}'""",

@@ -8,6 +8,7 @@ from datetime import date
 
 import duckdb
 
+from nurture import erasure_outbox
 from nurture.config import Settings
 from nurture.export.publish import SUPPRESSION_REASONS
 from nurture.quality.gate import data_docs_index
@@ -38,6 +39,8 @@ class Summary:
     sync_log: list[dict] = field(default_factory=list)
     # The latest Airflow runs up to the date, from audit.pipeline_runs (see nurture.run_log)
     runs: list[tuple] = field(default_factory=list)
+    # Platform deletes of erased customers not yet acknowledged, per destination
+    erasures_pending: dict[str, int] = field(default_factory=dict)
 
 
 def _count_parquet(con, folder) -> int:
@@ -104,6 +107,7 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
             files = json.loads(manifest.read_text())["files"]
             rows = next(f["rows"] for f in files if f["path"].startswith(f"{segment_dir.name}."))
             summary.exports[segment_dir.name] = (rows, str(day_dir))
+    summary.erasures_pending = erasure_outbox.pending(settings)
     return summary
 
 
@@ -194,6 +198,9 @@ def render(summary: Summary):
         )
     parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex, audience, delivery]
     parts += [runs] if summary.runs else []
+    if summary.erasures_pending:
+        where = ", ".join(f"{name}: {n}" for name, n in summary.erasures_pending.items())
+        parts.append(f"[yellow]Erasures pending at platforms[/] ({where}): every run retries them.")
     return Group(*parts)
 
 

@@ -26,6 +26,7 @@ from nurture.export.sandbox_api import SandboxApi
 from nurture.export.segments import discover_segments
 from nurture.export.state import members_path
 from nurture.local_airflow import sandbox_connection
+from nurture.summary import build_summary
 from nurture.transform import manifest_path
 from tests.conftest import day_interval, make_shop, midnight
 from tests.reference import channel_suppressions, with_reachability
@@ -333,6 +334,10 @@ def test_an_erased_customer_leaves_no_trace_right_after_forget_whatever_the_plat
     assert traces(settings, customer_id, email) == []
     assert outcome.delivery.pending == {"crm": 2}
     assert "AIRFLOW_CONN_NURTURE_CRM" in outcome.delivery.sentence()
+    # Pending where: the summary and the run record say so.
+    assert build_summary(settings, days[-1]).erasures_pending == {"crm": 2}
+    record = pipeline.record_run(settings, days[-1], "erasure-pending")
+    assert (record["erasures_pending"], record["erasures_pending_at"]) == (2, "crm: 2")
     assert crm_member not in crm_sandbox.store.deleted
 
     # The platform down (nothing listens on its port): the shop still has them, the next run
