@@ -77,6 +77,36 @@ class EventBuffer:
         return events
 
 
+def sends(calendar: ShopCalendar, days: list[int], hour: int, series: str, subscribed, signup):
+    """Each send of a campaign series: (recipients, campaign name, send time). Recipients
+    are read at each send, so an opt-out the caller records stops the next sends."""
+    for day in days:
+        t_send = day + hour / 24
+        who = np.flatnonzero(subscribed & (signup < t_send))
+        if who.size:
+            sent_on = calendar.to_datetime(np.array([float(day)]))[0].astype("datetime64[D]")
+            yield who, f"{series}_{sent_on}", t_send
+
+
+def bounces(
+    rng: np.random.Generator,
+    buf: EventBuffer,
+    kind: str,
+    who: np.ndarray,
+    t: np.ndarray,
+    campaign: str,
+    rate: float,
+    hard_share: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Failed deliveries of one send (``rate``), ``hard_share`` of them for good; returns
+    the (failed, hard) masks over ``who``."""
+    failed = rng.random(who.size) < rate
+    hard = failed & (rng.random(who.size) < hard_share)
+    bounce_type = np.where(hard[failed], "hard", "soft")
+    buf.add(kind, who[failed], t[failed] + 0.001, campaign=campaign, bounce_type=bounce_type)
+    return failed, hard
+
+
 def email_campaigns(
     rng: np.random.Generator,
     calendar: ShopCalendar,
@@ -91,23 +121,10 @@ def email_campaigns(
     signup = customers["_t_signup"].to_numpy()
     subscribed = customers["consent_email"].to_numpy().copy()
     send_days = [d for d in range(calendar.days) if calendar.weekday(np.array([d]))[0] in CAMPAIGN_WEEKDAYS]
-    for day in send_days:
-        t_send = day + 9 / 24
-        who = np.flatnonzero(subscribed & (signup < t_send))
-        if who.size == 0:
-            continue
-        campaign = f"newsletter_{calendar.to_datetime(np.array([float(day)]))[0].astype('datetime64[D]')}"
+    for who, campaign, t_send in sends(calendar, send_days, 9, "newsletter", subscribed, signup):
         t = t_send + rng.uniform(0, 0.02, who.size)
         buf.add("email_sent", who, t, campaign=campaign)
-        bounced = rng.random(who.size) < 0.01
-        hard = bounced & (rng.random(who.size) < 0.3)
-        buf.add(
-            "email_bounced",
-            who[bounced],
-            t[bounced] + 0.001,
-            campaign=campaign,
-            bounce_type=np.where(hard[bounced], "hard", "soft"),
-        )
+        bounced, hard = bounces(rng, buf, "email_bounced", who, t, campaign, rate=0.01, hard_share=0.3)
         opened = ~bounced & (rng.random(who.size) < open_rate[who])
         t_open = t + rng.exponential(0.15, who.size)
         buf.add("email_opened", who[opened], t_open[opened], campaign=campaign)
@@ -133,22 +150,9 @@ def sms_campaigns(
     signup = customers["_t_signup"].to_numpy()
     subscribed = customers["consent_sms"].to_numpy().copy()
     thursdays = [d for d in range(calendar.days) if calendar.weekday(np.array([d]))[0] == SMS_WEEKDAY]
-    for day in thursdays[::2]:
-        t_send = day + 17 / 24
-        who = np.flatnonzero(subscribed & (signup < t_send))
-        if who.size == 0:
-            continue
-        campaign = f"sms_{calendar.to_datetime(np.array([float(day)]))[0].astype('datetime64[D]')}"
+    for who, campaign, t_send in sends(calendar, thursdays[::2], 17, "sms", subscribed, signup):
         t = t_send + rng.uniform(0, 0.01, who.size)
-        failed = rng.random(who.size) < SMS_FAILURE_RATE
-        hard = failed & (rng.random(who.size) < SMS_HARD_SHARE)
-        buf.add(
-            "sms_bounced",
-            who[failed],
-            t[failed] + 0.001,
-            campaign=campaign,
-            bounce_type=np.where(hard[failed], "hard", "soft"),
-        )
+        failed, hard = bounces(rng, buf, "sms_bounced", who, t, campaign, SMS_FAILURE_RATE, SMS_HARD_SHARE)
         stop = ~failed & (rng.random(who.size) < SMS_STOP_RATE)
         t_stop = t + rng.exponential(0.05, who.size)
         buf.add("unsubscribed", who[stop], t_stop[stop], campaign=campaign, channel="sms")
