@@ -221,7 +221,12 @@ def nurture_daily():
 
             delivery = pipeline.deliver_erasures(load_settings())
             if delivery.failed:
-                raise PlatformDeletesPendingError(delivery.sentence())
+                error = PlatformDeletesPendingError(delivery.sentence())
+                if set(delivery.errors) <= delivery.unconfigured:  # a retry cannot define a connection
+                    from airflow.sdk.exceptions import AirflowFailException
+
+                    raise AirflowFailException(str(error)) from error
+                raise error
             return delivery.acknowledged
 
         @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")

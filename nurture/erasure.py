@@ -5,9 +5,9 @@ A request is kept only as a keyed hash of the customer id in the warehouse table
 the platforms' user deletes (``erasure_outbox.py``) and then erases every local
 layer before it returns:
 
-- every warehouse table with a ``customer_id`` (DuckDB file, and the PostgreSQL
-  warehouse on that target): rows deleted now, so nobody has to wait for a build;
-  the next build, from the erased raw zone, stays consistent;
+- every warehouse table with a ``customer_id`` (the DuckDB file, and the PostgreSQL
+  or Spark warehouse on those targets): rows deleted now, so nobody has to wait for
+  a build; the next build, from the erased raw zone, stays consistent;
 - the raw zone and its quarantine (``privacy.erase_hashes``);
 - the staged export rows, each destination's member snapshots, and the local
   export copies (files and hashed ad audiences), rewritten with fresh manifests;
@@ -144,6 +144,26 @@ def _erase_postgres(hashes: list[str]) -> dict[str, int]:
     return removed
 
 
+def _erase_spark(settings: Settings, hashes: list[str]) -> dict[str, int]:
+    """The same on the Spark target. Its managed tables are Parquet files that Spark finds
+    by listing their folders, so each file is rewritten without the rows, atomically; the
+    Hadoop checksum beside a rewritten file goes (a stale one would fail Spark's read)."""
+    from nurture.spark import warehouse_dir
+
+    root = warehouse_dir(settings)
+    listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
+    removed: dict[str, int] = {}
+    for path in sorted(root.glob("*.db/*/**/*.parquet")):
+        if "customer_id" not in pq.read_schema(path).names:
+            continue
+        if n := _filter_parquet(path, f"{hash_sql()} not in {listed}"):
+            path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+            schema, table = path.relative_to(root).parts[:2]
+            key = f"spark/{schema.removesuffix('.db')}.{table}"
+            removed[key] = removed.get(key, 0) + n
+    return removed
+
+
 def _filter_parquet(path: Path, keep_sql: str) -> int:
     with duckdb.connect() as con:
         con.execute(f"create view rows as select * from read_parquet('{path}', hive_partitioning = false)")
@@ -268,6 +288,8 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
         removed = _erase_warehouse(con, every_table=new)
     if new and settings.dbt_target == "postgres":
         removed |= _erase_postgres(hashes)
+    if new and settings.dbt_target == "spark":
+        removed |= _erase_spark(settings, hashes)
     removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}
     removed |= _erase_exports(settings, hashes)
     removed["bi"] = _erase_bi(settings, hashes)

@@ -45,6 +45,7 @@ class Delivery:
     acknowledged: dict[str, int] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # destination -> why it is still pending
+    unconfigured: set[str] = field(default_factory=set)  # no connection: retrying cannot help
 
     @property
     def failed(self) -> bool:
@@ -137,6 +138,7 @@ def deliver(settings: Settings, max_retries: int | None = None) -> Delivery:
                 result.acknowledged[name] = result.acknowledged.get(name, 0) + len(batch)
         except LookupError as error:  # no connection (MissingConnectionError) or destination
             result.errors[name] = str(error)
+            result.unconfigured.add(name)
         except Exception as error:  # the platform is down or refused: try again next run
             log.info("erasure deletes at %s failed", name, exc_info=True)
             result.errors[name] = str(error).splitlines()[0]

@@ -93,7 +93,8 @@ def built(shop, pg_url, schemas, tmp_path_factory):
         env.setenv("NURTURE_PG_RAW_SCHEMA", schemas["raw"])
         env.setenv("NURTURE_PG_SCHEMA", schemas["dbt"])
         env.delenv("NURTURE_SPARK_SCHEMA", raising=False)  # the default, nurture: its own folder
-        env.setenv("NURTURE_SPARK_DIR", str(tmp_path_factory.mktemp("spark")))
+        spark_dir = str(tmp_path_factory.mktemp("spark"))
+        env.setenv("NURTURE_SPARK_DIR", spark_dir)
         for engine in ENGINES:
             on = replace(settings, dbt_target=engine)
             run_id = f"test_{engine}_{schemas['dbt']}"
@@ -121,6 +122,7 @@ def built(shop, pg_url, schemas, tmp_path_factory):
                 "run_id": run_id,
                 "day": day,
                 "rerun_latest": rerun,
+                "spark_dir": spark_dir,
             }
         # Everything is read: stop the session (its JVM holds GBs for the rest of the suite).
         spark.session(replace(settings, dbt_target="spark")).stop()
@@ -303,3 +305,38 @@ def test_forget_deletes_the_customer_from_every_postgresql_table_at_once(built, 
     query = 'select count(*) from "{}"."{}" where customer_id = {}'
     left = [f"{s}.{t}" for s, t in tables if pg_rows(pg_url, query.format(s, t, customer_id))[0][0]]
     assert left == []
+
+
+def test_forget_deletes_the_customer_from_every_spark_table_at_once(built, shop, monkeypatch):
+    """Runs last: on the Spark target, `forget` rewrites the managed tables' Parquet files
+    without the customer (the incremental events table's old partitions too), and Spark
+    still reads every table."""
+    settings, _ = shop
+    monkeypatch.setenv("NURTURE_SPARK_DIR", built["spark"]["spark_dir"])
+    monkeypatch.delenv("NURTURE_SPARK_SCHEMA", raising=False)
+    on = replace(settings, dbt_target="spark")
+    events = built["spark"]["tables"]["fct_engagement_events"]
+    erased_before = built["duckdb"]["tables"]["fct_orders"]["customer_id"].min()  # by the test above
+    busiest = events.loc[events["customer_id"] != erased_before, "customer_id"].value_counts()
+    customer_id = int(busiest.index[0])
+    outcome = forget(on, {customer_id})
+    assert outcome.removed.get("spark/nurture.fct_engagement_events", 0) > 0, outcome.removed
+    with duckdb.connect() as con:
+        names = spark.attach_tables(on, con)
+        keyed = [n for n in names if "customer_id" in con.sql(f"select * from {n} limit 0").columns]
+        assert len(keyed) > 10
+        left = [
+            n
+            for n in keyed
+            if con.execute(f"select count(*) from {n} where customer_id = ?", [customer_id]).fetchall()[0][0]
+        ]
+    assert left == []
+    session = spark.session(on)
+    try:
+        counts = {n: session.table(n).count() for n in keyed}
+    finally:
+        session.stop()
+    assert (
+        counts["nurture.fct_engagement_events"]
+        == len(events) - outcome.removed["spark/nurture.fct_engagement_events"]
+    )

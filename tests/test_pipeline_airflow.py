@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from nurture import pipeline
+from nurture.erasure import forget
 from nurture.local_airflow import airflow_env, backfill, dags_test, free_port, init_metadata
 from tests.conftest import make_shop, midnight
 from tests.reference import winback_reference
@@ -173,3 +174,50 @@ def test_rerunning_a_day_gives_byte_identical_data(airflow_run):
     assert (folder / "winback_lapsing.csv").read_bytes() == before
     assert json.loads((folder / "manifest.json").read_text())["run_id"].startswith("manual__")
     assert run_id_before.startswith("backfill__")
+
+
+def test_a_destination_without_its_connection_fails_only_itself_in_a_real_run(airflow_run, monkeypatch):
+    """Runs last. The last day again through `airflow dags test`, with no CRM connection and
+    an erasure waiting for the CRM: the run ends failed, naming the connection, but the
+    files, the BI snapshot and the report go out and the delete stays queued."""
+    settings, shop, env, _, _ = airflow_run
+    monkeypatch.delenv("AIRFLOW_CONN_NURTURE_CRM")
+    env = {k: v for k, v in env.items() if k != "AIRFLOW_CONN_NURTURE_CRM"}
+    crm_member = next(
+        iter(
+            pd.read_parquet(next((settings.exports_dir / "_state/members/crm").rglob("*.parquet")))[
+                "customer_id"
+            ]
+        )
+    )
+    assert forget(settings, {int(crm_member)}).delivery.pending == {"crm": 1}
+    report = settings.home / "reports" / f"retention-report-{shop.end}.html"
+    report.unlink()
+    rerun_at = (shop.end + timedelta(days=1)).isoformat()
+    done = dags_test(env, rerun_at, settings.home / "service-logs" / "no-crm.log", check=False)
+    assert done.returncode != 0, "the run's final state says a destination failed"
+    folder = segment_folder(settings, shop.end)
+    run_id = json.loads((folder / "manifest.json").read_text())["run_id"]
+    assert run_id.startswith("manual__"), "the files destination published"
+    assert report.exists(), "the report was drawn"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        statuses = dict(
+            con.execute(
+                "select destination, list(distinct status) from exports.sync_log where run_id = ? group by 1",
+                [run_id],
+            ).fetchall()
+        )
+        [(pending, failed)] = con.execute(
+            "select erasures_pending, steps_failed from audit.pipeline_runs where run_id = ?", [run_id]
+        ).fetchall()
+        steps = dict(
+            con.execute(
+                "select task_id, state from audit.pipeline_steps where run_id = ? and map_index = -1",
+                [run_id],
+            ).fetchall()
+        )
+    assert statuses["crm"] == ["no_connection"] and statuses["files"] == ["success"], statuses
+    assert pending == 1 and failed > 0
+    assert steps["export.deliver_erasures"] == "failed" and steps["report.publish_bi"] == "success", steps
+    log = (settings.home / "service-logs" / "no-crm.log").read_text()
+    assert "AIRFLOW_CONN_NURTURE_CRM" in log
