@@ -18,7 +18,7 @@ import pandas as pd
 
 from nurture.config import Settings
 from nurture.extract.raw_zone import AUDIT, days_in_interval, partition_dir, utc_naive
-from nurture.quality.gate import SuiteOutcome, enforce, validate
+from nurture.quality.gate import SuiteOutcome, build_data_docs, enforce, validate
 from nurture.warehouse import model_relation, read_sql, record_results
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ def _gate(settings: Settings, batches, run_id: str, logical_date: date) -> list[
         validate(settings, suite, batch, frame, run_id, _parameters(settings))
         for suite, batch, frame in batches
     ]
+    build_data_docs(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
     record_results(
         settings,

@@ -100,7 +100,9 @@ def _checkpoint(context, suite_name: str):
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[validation],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            # No Data Docs action: the docs re-render every stored result, so a gate
+            # builds them once after all its batches (``build_data_docs``), not per batch.
+            actions=[],
             # Counts, never sample values: results are kept, and may not hold a person's
             # data after they are erased. The quarantine names the offending rows.
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
@@ -152,6 +154,11 @@ def validate(
     for w in outcome.warnings:
         log.warning("data-quality warning: %s [%s] %s: %s", w.suite, w.batch, w.expectation, w.observed)
     return outcome
+
+
+def build_data_docs(settings: Settings) -> None:
+    """Render the Data Docs once for everything validated so far."""
+    _context(data_docs_root(settings)).build_data_docs()
 
 
 def data_docs_root(settings: Settings) -> Path:
