@@ -151,16 +151,27 @@ def _erase_spark(settings: Settings, hashes: list[str]) -> dict[str, int]:
     from nurture.spark import warehouse_dir
 
     root = warehouse_dir(settings)
-    listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
     removed: dict[str, int] = {}
-    for path in sorted(root.glob("*.db/*/**/*.parquet")):
-        if "customer_id" not in pq.read_schema(path).names:
-            continue
-        if n := _filter_parquet(path, f"{hash_sql()} not in {listed}"):
-            path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
-            schema, table = path.relative_to(root).parts[:2]
-            key = f"spark/{schema.removesuffix('.db')}.{table}"
-            removed[key] = removed.get(key, 0) + n
+    for path, n in _erase_parquet_files(sorted(root.glob("*.db/*/**/*.parquet")), hashes).items():
+        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
+        schema, table = path.relative_to(root).parts[:2]
+        key = f"spark/{schema.removesuffix('.db')}.{table}"
+        removed[key] = removed.get(key, 0) + n
+    return removed
+
+
+def _not_listed_sql(hashes: list[str]) -> str:
+    """A DuckDB predicate: the row's customer is not among these hashes."""
+    return f"{hash_sql()} not in (" + ", ".join(f"'{h}'" for h in hashes) + ")"
+
+
+def _erase_parquet_files(paths: list[Path], hashes: list[str]) -> dict[Path, int]:
+    """Rewrite each file that has a customer_id without the listed customers; rows removed
+    per rewritten file."""
+    keep, removed = _not_listed_sql(hashes), {}
+    for path in paths:
+        if "customer_id" in pq.read_schema(path).names and (n := _filter_parquet(path, keep)):
+            removed[path] = n
     return removed
 
 
@@ -232,10 +243,9 @@ def _erase_export_folder(folder: Path, erased) -> int:
 
 def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
     """Staged rows, member snapshots and local export copies of the listed customers."""
-    listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
     removed: dict[str, int] = {}
     root = settings.exports_dir
-    not_listed = f"{hash_sql()} not in {listed}"
+    not_listed = _not_listed_sql(hashes)
     for path in sorted(root.glob("_staging/*/*.parquet")):
         removed["staging"] = removed.get("staging", 0) + _filter_parquet(path, not_listed)
     # Hashed ad audiences carry no id: what was sent for a customer is in the snapshots.
@@ -262,12 +272,8 @@ def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
 
 def _erase_bi(settings: Settings, hashes: list[str]) -> int:
     """Rows of the listed customers in the published BI snapshots (current and previous)."""
-    listed = "(" + ", ".join(f"'{h}'" for h in hashes) + ")"
-    removed = 0
-    for path in sorted((bi_dir(settings) / "snapshots").glob("*/*.parquet")):
-        if "customer_id" in pq.read_schema(path).names:
-            removed += _filter_parquet(path, f"{hash_sql()} not in {listed}")
-    return removed
+    snapshots = sorted((bi_dir(settings) / "snapshots").glob("*/*.parquet"))
+    return sum(_erase_parquet_files(snapshots, hashes).values())
 
 
 def apply_erasures(settings: Settings) -> dict[str, int]:

@@ -99,7 +99,7 @@ def queue(settings: Settings, customer_ids: set[int]) -> dict[str, int]:
                 continue
             entry = {"external_id": str(customer_id), "queued_at": _now(), "attempts": 0,
                      "last_attempt_at": None, "last_error": None}  # fmt: skip
-            replace_file(path, lambda tmp, e=entry: tmp.write_text(json.dumps(e, sort_keys=True) + "\n"))
+            _write_entry(path, entry)
             queued[destination.name] = queued.get(destination.name, 0) + 1
     return queued
 
@@ -149,6 +149,10 @@ def deliver(settings: Settings, max_retries: int | None = None) -> Delivery:
     return result
 
 
+def _write_entry(path: Path, entry: dict) -> None:
+    replace_file(path, lambda tmp: tmp.write_text(json.dumps(entry, sort_keys=True) + "\n"))
+
+
 def _acknowledge(settings: Settings, destination: str, files: list[Path]) -> None:
     """Log the confirmed deletes (hash only), then drop the pending files with their ids."""
     now = _now()
@@ -169,4 +173,4 @@ def _note_attempt(entries: dict[Path, dict], error: str) -> None:
         if not path.exists():  # acknowledged in an earlier batch of this pass
             continue
         entry |= {"attempts": entry["attempts"] + 1, "last_attempt_at": now, "last_error": error[:500]}
-        replace_file(path, lambda tmp, e=entry: tmp.write_text(json.dumps(e, sort_keys=True) + "\n"))
+        _write_entry(path, entry)
