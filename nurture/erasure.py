@@ -49,6 +49,18 @@ log = logging.getLogger(__name__)
 REQUESTS = "privacy.erasure_requests"
 # Warehouse tables dbt does not rebuild from the raw zone on every build.
 KEPT_TABLES = ("fct_engagement_events", "pred_customer_value", "exports.allocations")
+# The incremental stage history keeps its days from build to build, and an erased repeat
+# buyer counted in the shop-wide median gap of every day from their first gap on: those
+# days go, and the next build rebuilds them (docs block incremental_stage_history). On
+# Spark the rows are rewritten (the erased customer's go), the medians wait for a full refresh.
+STAGE_HISTORY = "int_customer_daily_stages"
+
+
+def _rewind_sql(table: str, erased_ids_sql: str) -> str:
+    """Delete every day of the stage history from the erased customers' first median gap."""
+    return f"""delete from {table} where as_of_date >= (
+        select min(as_of_date) from {table}
+        where median_gap_days is not null and customer_id in ({erased_ids_sql}))"""
 
 
 def pepper() -> str:
@@ -107,19 +119,24 @@ def _erase_warehouse(con: duckdb.DuckDBPyConnection, every_table: bool) -> dict[
         tables = [t for t in tables if t.split(".")[-1].strip('"') in kept]
     removed = {}
     for table in tables:
+        name = table.replace('"', "")
         # Hash each distinct id once, not every row (events tables are large).
+        ids = f"select customer_id from (select distinct customer_id from {table}) where {hash_sql()} in "
+        if every_table and name.endswith(f".{STAGE_HISTORY}"):
+            fresh = f"(select customer_hash from {REQUESTS} where applied_at is null)"
+            if n := con.execute(_rewind_sql(table, ids + fresh)).fetchall()[0][0]:
+                removed[f"{name} (days to rebuild)"] = n
         [(n,)] = con.execute(
-            f"""delete from {table} where customer_id in (
-                select customer_id from (select distinct customer_id from {table})
-                where {hash_sql()} in (select customer_hash from {REQUESTS}))"""
+            f"delete from {table} where customer_id in ({ids} (select customer_hash from {REQUESTS}))"
         ).fetchall()
         if n:
-            removed[table.replace('"', "")] = n
+            removed[name] = n
     return removed
 
 
-def _erase_postgres(hashes: list[str]) -> dict[str, int]:
-    """The same on the PostgreSQL warehouse: every table with a customer_id (raw and marts)."""
+def _erase_postgres(hashes: list[str], fresh: list[str]) -> dict[str, int]:
+    """The same on the PostgreSQL warehouse: every table with a customer_id (raw and marts);
+    ``fresh``: the requests not applied before (whose stage-history days are rebuilt)."""
     from nurture.warehouse import postgres_connection
 
     secret = pepper()
@@ -131,17 +148,37 @@ def _erase_postgres(hashes: list[str]) -> dict[str, int]:
             where c.column_name = 'customer_id' and t.table_type = 'BASE TABLE'
                 and c.table_schema not in ('pg_catalog', 'information_schema') order by 1, 2"""
         )
-        for schema, table in cur.fetchall():
+        tables = cur.fetchall()
+        listed = "encode(sha256(convert_to(%s || ':' || customer_id::text, 'UTF8')), 'hex') = any(%s)"
+        # The raw mirror's order lines have no customer_id: they go with their orders.
+        for schema in sorted({s for s, t in tables if t == "orders"}):
+            if not _has_table(cur, schema, "order_items"):
+                continue
             cur.execute(
-                f"""delete from "{schema}"."{table}" where customer_id in (
-                    select customer_id from (select distinct customer_id from "{schema}"."{table}") as ids
-                    where encode(sha256(convert_to(%s || ':' || customer_id::text, 'UTF8')), 'hex')
-                        = any(%s))""",
+                f'delete from "{schema}".order_items where order_id in '
+                f'(select order_id from "{schema}".orders where {listed})',
                 [secret, hashes],
             )
             if cur.rowcount:
+                removed[f"postgres/{schema}.order_items"] = cur.rowcount
+        for schema, table in tables:
+            ids = f"""select customer_id from (select distinct customer_id from "{schema}"."{table}") as ids
+                where {listed}"""
+            if table == STAGE_HISTORY:
+                cur.execute(_rewind_sql(f'"{schema}"."{table}"', ids), [secret, fresh])
+                if cur.rowcount:
+                    removed[f"postgres/{schema}.{table} (days to rebuild)"] = cur.rowcount
+            cur.execute(f'delete from "{schema}"."{table}" where customer_id in ({ids})', [secret, hashes])
+            if cur.rowcount:
                 removed[f"postgres/{schema}.{table}"] = cur.rowcount
     return removed
+
+
+def _has_table(cur, schema: str, table: str) -> bool:
+    cur.execute(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s", [schema, table]
+    )
+    return cur.fetchone() is not None
 
 
 def _erase_spark(settings: Settings, hashes: list[str]) -> dict[str, int]:
@@ -293,7 +330,7 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
         new = any(unapplied for _, unapplied in rows)
         removed = _erase_warehouse(con, every_table=new)
     if new and settings.dbt_target == "postgres":
-        removed |= _erase_postgres(hashes)
+        removed |= _erase_postgres(hashes, [h for h, unapplied in rows if unapplied])
     if new and settings.dbt_target == "spark":
         removed |= _erase_spark(settings, hashes)
     removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}

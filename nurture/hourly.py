@@ -65,8 +65,7 @@ def transform(settings: Settings, slot: RunSlot, run_id: str | None = None) -> l
             f"no daily build to refresh (no {daily / 'manifest.json'}): run nurture_daily"
         )
     pipeline.load_warehouse(settings, day_start(slot), slot.as_of)
-    # Unit tests check the models' logic at fixed dates: the daily build runs them.
-    select = ["--select", f"tag:{HOURLY_TAG}", "--exclude-resource-type", "unit_test"]
+    select = ["--select", f"tag:{HOURLY_TAG}"]
     return pipeline.transform(
         settings,
         slot.day,

@@ -100,14 +100,22 @@ def _release_duckdb() -> None:
 
 
 def dbt_build(
-    settings: Settings, run_date: date, target: str | None = None, build_args: list[str] = (), **options
+    settings: Settings,
+    run_date: date,
+    target: str | None = None,
+    build_args: list[str] = (),
+    unit_tests: bool = False,
+    **options,
 ) -> list[NodeResult]:
     """``dbt build`` for ``run_date``; raises :class:`DbtBuildError` naming failed nodes.
 
-    ``build_args`` (a selection, deferral) and ``options`` (see :func:`run_dbt`) serve
-    the hourly refresh; the daily run builds everything.
+    Models, seeds and data tests: what a production run needs. dbt's unit tests check
+    the models' logic on fixed rows, not the day's data, so they run in CI (``make
+    test``, ``unit_tests=True``), not every day. ``build_args`` (a selection, deferral)
+    and ``options`` (see :func:`run_dbt`) serve the hourly refresh.
     """
-    outcome = run_dbt(settings, ["build", *build_args], run_date, target, **options)
+    skip = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+    outcome = run_dbt(settings, ["build", *build_args, *skip], run_date, target, **options)
     results = [
         NodeResult(
             name=r.node.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -63,3 +64,24 @@ def crm_sandbox():
 def small_shop(tmp_path_factory) -> tuple[Settings, GeneratedShop]:
     """A small generated shop (read-only for tests: copy before writing into its home)."""
     return make_shop(tmp_path_factory.mktemp("small_shop"))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The warehouse URL; a local server is started (idempotently) by the project's script."""
+    import psycopg2
+
+    from nurture.config import PROJECT_ROOT
+    from nurture.load_postgres import postgres_url_from_env
+
+    if os.environ.get("NURTURE_PG_HOST", "127.0.0.1") in ("127.0.0.1", "localhost"):
+        script = PROJECT_ROOT / "scripts" / "postgres.sh"
+        started = subprocess.run([script, "start"], capture_output=True, text=True)
+        if started.returncode:
+            pytest.fail(f"{script} start failed:\n{started.stderr}")
+    url = postgres_url_from_env()
+    try:
+        psycopg2.connect(url).close()
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"no PostgreSQL at {url} (run scripts/postgres.sh start, as `make test` does): {error}")
+    return url

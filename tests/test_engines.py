@@ -13,47 +13,27 @@ schemas, dropped at the end.
 
 from __future__ import annotations
 
-import math
-import os
-import subprocess
 import uuid
 from dataclasses import replace
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
 import pytest
 
 from nurture import pipeline, spark
-from nurture.config import PROJECT_ROOT
 from nurture.erasure import forget
-from nurture.load_postgres import DATASETS, load_raw_to_postgres, postgres_url_from_env
+from nurture.load_postgres import DATASETS, load_raw_to_postgres
 from nurture.predict.step import predict_customer_value
 from nurture.quality.checks import MART_MODELS, check_marts
 from nurture.transform import dbt_build, manifest_path
 from nurture.warehouse import read_sql
 from tests.conftest import make_shop, midnight
+from tests.tables import assert_same_table
 
 psycopg2 = pytest.importorskip("psycopg2")
 
 ENGINES = ("postgres", "spark", "duckdb")  # DuckDB last: its manifest is the one left
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> str:
-    """The warehouse URL; a local server is started (idempotently) by the project's script."""
-    if os.environ.get("NURTURE_PG_HOST", "127.0.0.1") in ("127.0.0.1", "localhost"):
-        script = PROJECT_ROOT / "scripts" / "postgres.sh"
-        started = subprocess.run([script, "start"], capture_output=True, text=True)
-        if started.returncode:
-            pytest.fail(f"{script} start failed:\n{started.stderr}")
-    url = postgres_url_from_env()
-    try:
-        psycopg2.connect(url).close()
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"no PostgreSQL at {url} (run scripts/postgres.sh start, as `make test` does): {error}")
-    return url
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +78,7 @@ def built(shop, pg_url, schemas, tmp_path_factory):
         for engine in ENGINES:
             on = replace(settings, dbt_target=engine)
             run_id = f"test_{engine}_{schemas['dbt']}"
-            results = dbt_build(on, day, target=engine)  # raises naming any failed node
+            results = dbt_build(on, day, target=engine, unit_tests=True)  # raises naming any failed node
             rerun = rerun_incremental(on, day) if engine == "spark" else None
             nodes = manifest_nodes(on)
             checks = check_marts(on, day, run_id)
@@ -146,55 +126,6 @@ def manifest_nodes(settings) -> list[str]:
 
     nodes = json.loads(manifest_path(settings).read_text())["nodes"].values()
     return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and n["fqn"][1] == "marts")
-
-
-def normalized(value):
-    """One value as the comparison sees it: numbers as float, times as naive UTC, nulls as None."""
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float | Decimal) or hasattr(value, "dtype"):
-        if str(getattr(value, "dtype", "")) == "bool":
-            return bool(value)
-        return float(value)
-    if isinstance(value, pd.Timestamp):
-        value = value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
-        return value.to_pydatetime()
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):  # DuckDB's dates reach pandas as midnight timestamps
-        return datetime(value.year, value.month, value.day)
-    return value
-
-
-def sorted_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    rows = [tuple(normalized(v) for v in row) for row in frame[columns].itertuples(index=False)]
-    return sorted(rows, key=lambda row: tuple((v is None, str(v) if isinstance(v, str) else v) for v in row))
-
-
-def same_value(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b
-
-
-def assert_same_table(name: str, engine: str, got: pd.DataFrame, want: pd.DataFrame) -> None:
-    """``got`` (built on ``engine``) holds the rows of ``want`` (DuckDB). Columns are compared
-    by name: Spark puts a table's partition column last."""
-    assert sorted(got.columns) == sorted(want.columns), f"{name} on {engine}: columns differ"
-    columns = list(want.columns)
-    got_rows, want_rows = sorted_rows(got, columns), sorted_rows(want, columns)
-    assert len(got_rows) == len(want_rows), (
-        f"{name}: {len(got_rows)} rows on {engine}, {len(want_rows)} on DuckDB"
-    )
-    differences = [
-        (row[0], column, value, other)
-        for row, other_row in zip(got_rows, want_rows, strict=True)
-        for column, value, other in zip(columns, row, other_row, strict=True)
-        if not same_value(value, other)
-    ]
-    assert not differences, f"{name}: (first column, column, {engine}, DuckDB) differ: {differences[:10]}"
 
 
 def test_the_loader_mirrors_the_raw_zone_and_replaces_days(shop, pg_url, schemas):

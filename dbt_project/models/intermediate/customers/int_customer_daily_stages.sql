@@ -1,4 +1,19 @@
-{{ config(materialized='table') }}
+{#-
+    Incremental (see the `incremental_stage_history` docs block): a run keeps the days
+    nothing new reaches back to and builds the rest, normally just the run date. Delete
+    + insert on DuckDB and PostgreSQL (the pre-hook deletes the days after the kept
+    one); on Spark the table is partitioned by day, the pre-hook drops those partitions
+    and insert_overwrite writes them.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite' if target.type == 'spark' else 'append',
+    partition_by=['as_of_date'] if target.type == 'spark' else none,
+    pre_hook="{% if is_incremental() %}{{ rewind_stage_history() }}{% endif %}"
+) }}
+
+{%- set keep_through = stage_history_keep_through(
+    ref('stg_shop__order_versions'), ref('stg_shop__customer_versions')) %}
 
 -- The lifecycle stage of every customer on every day from history_start_date to
 -- the run date, from the purchase history visible on that day only: so the stage
@@ -24,9 +39,10 @@ purchase_days as (
 
 calendar as (
 
+    -- The days this run builds: after the kept ones, up to the run date.
     {{ dbt.date_spine(
         'day',
-        "cast('" ~ var('history_start_date') ~ "' as date)",
+        dbt.dateadd('day', 1, "cast('" ~ keep_through ~ "' as date)"),
         dbt.dateadd('day', 1, run_date())
     ) }}
 
@@ -267,13 +283,43 @@ measured as (
 
 ),
 
-final as (
+staged as (
 
     select
         *,
         {{ lifecycle_stage() }} as lifecycle_stage
 
     from measured
+
+),
+
+{% if is_incremental() %}
+-- The last kept day: the stage before the first day built.
+kept_day as (
+
+    select customer_id, lifecycle_stage
+    from {{ this }}
+    where as_of_date = cast('{{ keep_through }}' as date)
+
+),
+{% endif %}
+
+-- The stage the day before, so a stage change is a row, not a scan of the history.
+final as (
+
+    select
+        staged.*,
+        {% if is_incremental() %}coalesce({% endif %}
+            lag(staged.lifecycle_stage) over (partition by staged.customer_id order by staged.as_of_date)
+        {% if is_incremental() %}, kept_day.lifecycle_stage){% endif %} as previous_stage
+
+    from staged
+
+    {% if is_incremental() %}
+    left join kept_day
+        on kept_day.customer_id = staged.customer_id
+        and staged.as_of_date = {{ dbt.dateadd('day', 1, "cast('" ~ keep_through ~ "' as date)") }}
+    {% endif %}
 
 )
 

@@ -2,27 +2,8 @@
 -- which stamp the wall clock): re-running an old date rebuilds exactly its history.
 with
 
-daily_stages as (
-
-    select
-        customer_id,
-        as_of_date,
-        lifecycle_stage
-
-    from {{ ref('int_customer_daily_stages') }}
-
-),
-
-marked as (
-
-    select
-        *,
-        lag(lifecycle_stage) over (partition by customer_id order by as_of_date) as previous_stage
-
-    from daily_stages
-
-),
-
+-- The days whose stage differs from the day before (or a customer's first day): a
+-- filter on the daily stages' previous_stage, not a window over the whole history.
 changes as (
 
     select
@@ -31,8 +12,9 @@ changes as (
         lifecycle_stage,
         as_of_date as valid_from_date
 
-    from marked
-    where previous_stage is null or previous_stage <> lifecycle_stage
+    from {{ ref('int_customer_daily_stages') }}
+    where previous_stage is null
+        or previous_stage <> lifecycle_stage
 
 ),
 
