@@ -1,5 +1,5 @@
 """The benchmark's verdict: do the baselines compute what the pipeline computes, how do
-their times compare, and which targets (issue 8) hold. JSON for machines, Markdown
+their times compare, and which targets (issues 8 and 19) hold. JSON for machines, Markdown
 for the README."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def targets(stages: dict[str, dict], sf: float) -> list[dict]:
     if full and wall("dbt_incremental_day") is not None:
         share = wall("dbt_incremental_day") / full
         rows.append(
-            _target("incremental day < 10 % of the full refresh", f"{share:.0%}", share < 0.10, sf >= 10)
+            _target("incremental day < 10 % of the full refresh", f"{share:.0%}", share < 0.10, True)
         )
     core = stages.get("core_pipeline", {}).get("compute_s")
     floor = stages.get("floor", {}).get("compute_s")
