@@ -7,6 +7,10 @@ Examples:
   nurture run --date 2025-12-25
   nurture summary --date 2025-12-25
   nurture validate data/shop/logs
+
+A failure prints one line on stderr (what failed, where, what to do) and exits 1; the
+traceback goes to <data home>/logs/nurture-cli.log, and to the terminal with --debug.
+Commands that print tables take --json for machines.
 """
 
 from __future__ import annotations
@@ -14,21 +18,101 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
 
+from nurture.cli_output import export_rows, export_table, print_json, print_tables, summary_json
 from nurture.config import load_settings
 
-app = typer.Typer(
-    help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_show_locals=False
-)
 console = Console()
+# One line per failure, never wrapped: a log reader or a grep finds the whole sentence.
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+# What to do, for failures whose message says what failed but not what to do about it.
+HINTS = {
+    "SourceUnavailableError": "check NURTURE_SHOP_DB_URL (the demo shop: `nurture generate`), then run again",
+    "SourceSchemaError": "fix the shop table or the extract's schema, then run the day again",
+    "QualityGateError": "fix the data or the expectation (see the Data Docs), then run the day again",
+    "ExportConfigError": "fix the export configuration, then run again",
+}
+
+
+def log_file() -> Path:
+    return load_settings().home / "logs" / "nurture-cli.log"
+
+
+class ErrorBoundary(TyperGroup):
+    """Every command runs inside this: a failure becomes one line on stderr and exit code 1
+    (130 for Ctrl-C); its traceback goes to the log file, and to stderr with --debug.
+    Usage errors and typer.Exit pass through (typer prints them; a usage error exits 2)."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        ctx.meta["nurture.argv"] = list(args)  # for the log file
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, typer.Exit(1)
+            raise
+        except KeyboardInterrupt:
+            err_console.print(Text.assemble(("error:", "red"), " interrupted (Ctrl-C)"))
+            raise typer.Exit(130) from None
+        except Exception as error:
+            if ctx.params.get("debug"):
+                sys.stderr.write("".join(traceback.format_exception(error)))
+            err_console.print(Text.assemble(("error:", "red"), " ", failure_line(error, _log(ctx, error))))
+            raise typer.Exit(1) from None
+
+
+def failure_line(error: Exception, log: Path | None) -> str:
+    """The project's exceptions carry whole sentences (what failed, where, often what to do):
+    they are said as they are; anything else is named by its type."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = "; ".join(lines).replace(":; ", ": ")  # a quality gate lists its failures, one a line
+    # A missing file is said in a sentence too ("no log files in …", "dbt manifest not found …").
+    ours = type(error).__module__.startswith("nurture") or isinstance(error, FileNotFoundError)
+    if not ours:
+        message = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    if hint := HINTS.get(type(error).__name__):
+        message += f" — {hint}"
+    if ours and log:
+        return f"{message} (traceback in {log})"
+    return f"{message} — run again with --debug for the traceback" + (f" (also in {log})" if log else "")
+
+
+def _log(ctx: typer.Context, error: Exception) -> Path | None:
+    """Append the command line and traceback to the log file; None if it cannot be written
+    (a broken setting or a read-only home must not hide the failure being reported)."""
+    try:
+        path = log_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as log:
+            command = " ".join(["nurture", *ctx.meta.get("nurture.argv", [])])
+            log.write(f"{datetime.now().isoformat(timespec='seconds')} {command}\n")
+            log.write("".join(traceback.format_exception(error)) + "\n")
+        return path
+    except Exception:
+        return None
+
+
+app = typer.Typer(
+    cls=ErrorBoundary,
+    help=__doc__,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+)
 
 DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="A day, YYYY-MM-DD (UTC).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the rows as JSON (and nothing else on stdout).")]
 
 
 def _day(value: datetime) -> date:
@@ -36,7 +120,10 @@ def _day(value: datetime) -> date:
 
 
 @app.callback()
-def configure_logging(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def configure_logging(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="On a failure, print the full traceback.")] = False,
+) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
@@ -92,7 +179,10 @@ def extract(start: DateOpt, end: DateOpt) -> None:
 
 
 @app.command()
-def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")]) -> None:
+def run(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")],
+    as_json: JsonOpt = False,
+) -> None:
     """Run one day end to end without Airflow, in the DAG's order: extract, erasures, check,
     dbt build, predict, check, export, BI snapshot and report, retention.
 
@@ -104,49 +194,27 @@ def run(day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], he
     start, end = day, day + timedelta(days=1)
     with console.status(f"running {_day(day)}"):
         outcome = pipeline.run_day(settings, settings.shop_db_url, start, end, f"cli__{_day(day)}")
-    _print_outcome(outcome, f"Exports for {_day(day)}")
+    _print_outcome(outcome, f"Exports for {_day(day)}", as_json)
 
 
-def _print_outcome(outcome, title: str) -> None:
-    """The exports table, a sentence per skipped or failed destination; exit 1 on a failure."""
-    console.print(_export_table(outcome.entries, title))
+def _print_outcome(outcome, title: str, as_json: bool) -> None:
+    """The exports table, a sentence per skipped or failed destination; exit 1 on a failure
+    (the error boundary says the sentence)."""
+    if as_json:
+        print_json(export_rows(outcome.entries))
+    else:
+        print_tables(console, export_table(outcome.entries, title))
     for warning in outcome.warnings():
-        console.print(f"[yellow]skipped:[/] {warning}")
+        (err_console if as_json else console).print(f"[yellow]skipped:[/] {warning}")
     if error := outcome.error():
         raise error
-
-
-def _export_table(entries: list[dict], title: str):
-    from rich.table import Table
-
-    table = Table(title=title)
-    columns = (
-        "segment",
-        "destination",
-        "considered",
-        "suppressed_no_consent",
-        "suppressed_holdout",
-        "suppressed_duplicate",
-        "suppressed_frequency_cap",
-        "included",
-        "added",
-        "removed",
-        "changed",
-    )
-    for column in columns:
-        justify = "left" if column in ("segment", "destination") else "right"
-        # fold, never "…": the table is read in pipes and 80-column CI logs too
-        header = column.replace("suppressed_", "supp. ").replace("_", " ")
-        table.add_column(header, justify=justify, overflow="fold")
-    for e in entries:
-        table.add_row(*(str(e.get(c, "")) for c in columns))
-    return table
 
 
 @app.command()
 def export(
     day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, publish nothing.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Export every segment to its destinations from the built warehouse.
 
@@ -165,7 +233,7 @@ def export(
     end = day + timedelta(days=1)
     if not dry_run:
         outcome = pipeline.export(settings, _day(day), f"cli__{_day(day)}", end)
-        _print_outcome(outcome, f"Exports for {_day(day)}")
+        _print_outcome(outcome, f"Exports for {_day(day)}", as_json)
         return
     config = load_export_config(settings)
     with tempfile.TemporaryDirectory(prefix="nurture-dry-run-") as scratch:
@@ -184,19 +252,32 @@ def export(
             )
             for t in plan.targets
         ]
-    console.print(_export_table(entries, f"Dry run for {_day(day)}: nothing was sent or written"))
+    if as_json:
+        print_json(export_rows(entries))
+    else:
+        print_tables(console, export_table(entries, f"Dry run for {_day(day)}: nothing was sent or written"))
     for segment, why in plan.held_back.items():
-        console.print(f"[yellow]held back by the size guard:[/] {segment}: {why}")
+        (err_console if as_json else console).print(
+            f"[yellow]held back by the size guard:[/] {segment}: {why}"
+        )
 
 
 @app.command()
 def summary(
     day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Logical date.")],
+    as_json: JsonOpt = False,
 ) -> None:
-    """Print rows per layer, segment sizes and where the exports are."""
+    """Print rows per layer, segment sizes and where the exports are.
+
+    With --json: one list of row objects per table.
+    """
     from nurture.summary import build_summary, render
 
-    console.print(render(build_summary(load_settings(), _day(day))))
+    summary = build_summary(load_settings(), _day(day))
+    if as_json:
+        print_json(summary_json(summary))
+    else:
+        print_tables(console, render(summary))
 
 
 @app.command()
@@ -223,48 +304,64 @@ def report(
 @app.command()
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders of events-YYYY-MM-DD.jsonl.gz.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Check engagement log files without running the pipeline; print what would be quarantined.
 
     Exit code 0 when every line is accepted, 1 when some would be quarantined.
+    With --json: {"files": [...], "quarantined_lines": [...]} (every quarantined line).
     Example: nurture validate data/shop/logs/events-2025-12-31.jsonl.gz
     """
     import duckdb
+    from rich.console import Group
     from rich.table import Table
 
-    from nurture.config import load_settings
     from nurture.extract.event_logs import check_log_file, log_file_day
     from nurture.extract.limits import Limits
 
     files = sorted(f for p in paths for f in ([p] if p.is_file() else p.glob("events-*.jsonl.gz")))
     if not files:
         raise FileNotFoundError(f"no log files in {', '.join(map(str, paths))}")
-    summary = Table(title="Log files")
-    for column in ("file", "read", "accepted", "quarantined"):
-        summary.add_column(column, justify="left" if column == "file" else "right")
-    problems = Table(title="Quarantined lines (first 20)")
-    for column in ("file", "line", "field", "rule", "raw line"):
-        problems.add_column(column, overflow="fold")
-    shown = quarantined_total = 0
+    checked, problems = [], []
     limits = Limits.from_settings(load_settings())
     with duckdb.connect() as con:
         for path in files:
             end = datetime.combine(log_file_day(path) + timedelta(days=1), datetime.min.time())
             accepted, quarantined, read = check_log_file(con, path, end, limits)
-            summary.add_row(path.name, f"{read:,}", f"{accepted.num_rows:,}", f"{quarantined.num_rows:,}")
-            quarantined_total += quarantined.num_rows
-            for row in quarantined.to_pylist()[: max(0, 20 - shown)]:
-                problems.add_row(
-                    row["source_file"],
-                    str(row["source_line"]),
-                    row["field"],
-                    row["rule"],
-                    row["raw_line"][:80],
-                )
-                shown += 1
-    console.print(summary)
-    if quarantined_total:
-        console.print(problems)
+            checked.append(
+                {
+                    "file": path.name,
+                    "read": read,
+                    "accepted": accepted.num_rows,
+                    "quarantined": quarantined.num_rows,
+                }
+            )
+            problems += [
+                {k: row[k] for k in ("source_file", "source_line", "field", "rule", "raw_line")}
+                for row in quarantined.to_pylist()
+            ]
+    if as_json:
+        print_json({"files": checked, "quarantined_lines": problems})
+    else:
+        summary = Table(title="Log files")
+        for column in ("file", "read", "accepted", "quarantined"):
+            summary.add_column(column, justify="left" if column == "file" else "right")
+        for row in checked:
+            summary.add_row(row["file"], *(f"{row[c]:,}" for c in ("read", "accepted", "quarantined")))
+        lines = Table(title="Quarantined lines (first 20)")
+        for column in ("file", "line", "field", "rule", "raw line"):
+            lines.add_column(column)
+        for row in problems[:20]:
+            # Text, not markup: a raw line may hold brackets
+            lines.add_row(
+                row["source_file"],
+                str(row["source_line"]),
+                row["field"],
+                row["rule"],
+                Text(row["raw_line"][:80]),
+            )
+        print_tables(console, Group(summary, *([lines] if problems else [])))
+    if problems:
         raise typer.Exit(1)
 
 
@@ -309,25 +406,8 @@ def purge(
 
 
 def main() -> None:
-    """Entry point: known failures print one clear line and exit with code 2."""
-    from nurture.extract.event_logs import SourceMissingError
-    from nurture.extract.shop_tables import SourceSchemaError
-    from nurture.pipeline import DestinationsFailedError
-    from nurture.quality.gate import QualityGateError
-    from nurture.transform import DbtBuildError
-
-    try:
-        app()
-    except (
-        SourceMissingError,
-        SourceSchemaError,
-        QualityGateError,
-        DbtBuildError,
-        DestinationsFailedError,
-        FileNotFoundError,
-    ) as error:
-        console.print(f"[red]error:[/] {error}")
-        sys.exit(2)
+    """Entry point (``nurture``); failures are handled by :class:`ErrorBoundary`."""
+    app()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,13 @@ class Settings:
     warehouse_path: Path
     exports_dir: Path
     dbt_target: str  # "duckdb" (the embedded default), "postgres" or "spark"
+    # The first day of the history: the daily DAG's first run and the dbt var
+    # history_start_date (the stage history and the daily metrics start on it).
+    start_date: date = date(2025, 1, 1)
+    # "logs": daily engagement log files in log_dir; "none": an orders-only shop (no
+    # engagement data yet): each day lands an empty events partition, events freshness
+    # is not checked, and engagement-based metrics and segments are empty.
+    event_source: str = "logs"
     # Data-quality limits (see expectations/README.md).
     shop_opened_on: date = date(2000, 1, 1)  # earlier timestamps are quarantined
     max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
@@ -61,6 +68,13 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}: set it to one of them")
+    return value
+
+
 def load_settings(home: Path | None = None) -> Settings:
     """Read settings from ``NURTURE_*`` environment variables, with demo defaults.
 
@@ -76,6 +90,8 @@ def load_settings(home: Path | None = None) -> Settings:
         warehouse_path=_path("NURTURE_WAREHOUSE", home / "warehouse" / "nurture.duckdb"),
         exports_dir=_path("NURTURE_EXPORTS_DIR", home / "exports"),
         dbt_target=os.environ.get("NURTURE_DBT_TARGET", "duckdb"),
+        start_date=date.fromisoformat(os.environ.get("NURTURE_START_DATE", "2025-01-01")),
+        event_source=_choice("NURTURE_EVENT_SOURCE", "logs", ("logs", "none")),
         shop_opened_on=date.fromisoformat(os.environ.get("NURTURE_SHOP_OPENED_ON", "2000-01-01")),
         max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
         max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),

@@ -44,7 +44,8 @@ def extract_shop(
 
 
 def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
-    days = extract_event_logs(settings.log_dir, settings.raw_dir, start, end, Limits.from_settings(settings))
+    log_dir = None if settings.event_source == "none" else settings.log_dir  # an orders-only shop
+    days = extract_event_logs(log_dir, settings.raw_dir, start, end, Limits.from_settings(settings))
     totals = _totals(days)
     log.info("extracted events for [%s, %s): %s", start, end, totals)
     return totals

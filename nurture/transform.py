@@ -42,6 +42,16 @@ def manifest_path(settings: Settings) -> Path:
     return dbt_paths(settings)["target"] / "manifest.json"
 
 
+class BeforeHistoryStartError(ValueError):
+    """A run date before the first day of the history: nothing to build."""
+
+
+def project_vars(settings: Settings, run_date: date) -> dict[str, str]:
+    """The dbt vars the pipeline's settings decide: one place for each setting, so nobody
+    edits dbt_project.yml to onboard a shop."""
+    return {"run_date": run_date.isoformat(), "history_start_date": settings.start_date.isoformat()}
+
+
 def run_dbt(
     settings: Settings,
     command: list[str],
@@ -65,7 +75,7 @@ def run_dbt(
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_path or paths["target"]),
         "--log-path", str(paths["logs"]),
-        "--vars", json.dumps({"run_date": run_date.isoformat()} | (extra_vars or {})),
+        "--vars", json.dumps(project_vars(settings, run_date) | (extra_vars or {})),
         "--no-use-colors",
     ]  # fmt: skip
     target = target or settings.dbt_target
@@ -114,6 +124,11 @@ def dbt_build(
     test``, ``unit_tests=True``), not every day. ``build_args`` (a selection, deferral)
     and ``options`` (see :func:`run_dbt`) serve the hourly refresh.
     """
+    if run_date < settings.start_date:
+        raise BeforeHistoryStartError(
+            f"run date {run_date} is before the history start {settings.start_date} (NURTURE_START_DATE): "
+            "run a later date, or set NURTURE_START_DATE to the shop's first day"
+        )
     skip = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
     outcome = run_dbt(settings, ["build", *build_args, *skip], run_date, target, **options)
     results = [

@@ -210,12 +210,22 @@ def log_file_day(path: Path) -> date:
 
 
 def extract_event_logs(
-    log_dir: Path, raw_dir: Path, start: datetime, end: datetime, limits: Limits = DEFAULT_LIMITS
+    log_dir: Path | None, raw_dir: Path, start: datetime, end: datetime, limits: Limits = DEFAULT_LIMITS
 ) -> list[LogDayResult]:
-    """Land each day's log file in the raw zone; rejected lines go to the quarantine."""
+    """Land each day's log file in the raw zone; rejected lines go to the quarantine.
+
+    ``log_dir`` None: the shop has no event source; each day gets an empty partition
+    (extracted, nothing happened), so every model reading events works and is empty.
+    """
     results = []
     con = duckdb.connect()
     for day in days_in_interval(start, end):
+        if log_dir is None:
+            write_partition(raw_dir, "events", day, EVENTS_SCHEMA.empty_table())
+            write_quarantine(raw_dir, "events", day, QUARANTINE_SCHEMA.empty_table())
+            write_audit(raw_dir, "events", day, 0, 0, 0)
+            results.append(LogDayResult(day.isoformat(), 0, 0, 0))
+            continue
         path = log_dir / LOG_NAME.format(day=day.isoformat())
         if not path.exists():
             raise SourceMissingError(

@@ -67,18 +67,19 @@ def raw_batches(settings: Settings, start: datetime, end: datetime) -> list[tupl
         )
         batches.append(("raw_extract_audit", span, audit))
     end = utc_naive(end)
-    freshness = []
-    for day in days:
-        day_end = min(end, datetime.combine(day + timedelta(days=1), datetime.min.time()))
-        row = {"day": day}
-        for dataset, column in (("events", "occurred_at"), ("orders", "updated_at")):
+    sources = {"raw_orders_freshness": ("orders", "updated_at"), "raw_freshness": ("events", "occurred_at")}
+    if settings.event_source == "none":
+        log.info("events freshness not checked: the shop has no event source (NURTURE_EVENT_SOURCE=none)")
+        del sources["raw_freshness"]
+    for suite, (dataset, column) in sources.items():
+        freshness = []
+        for day in days:
+            day_end = min(end, datetime.combine(day + timedelta(days=1), datetime.min.time()))
             files = _files(raw, dataset, [day])
             newest = _read(files, f"select max({column}) as newest from rows").newest[0] if files else None
-            row[f"{dataset}_staleness_hours"] = (
-                None if pd.isna(newest) else (day_end - newest.to_pydatetime()).total_seconds() / 3600
-            )
-        freshness.append(row)
-    batches.append(("raw_freshness", span, pd.DataFrame(freshness)))
+            hours = None if pd.isna(newest) else (day_end - newest.to_pydatetime()).total_seconds() / 3600
+            freshness.append({"day": day, f"{dataset}_staleness_hours": hours})
+        batches.append((suite, span, pd.DataFrame(freshness)))
     for dataset in RAW_DATASETS:
         files = _files(raw, dataset, days)
         if files:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -46,6 +46,11 @@ SECTIONS = (
 # fmt: on
 
 
+# Built from the engagement logs: empty, and labelled so, in an orders-only shop.
+EVENT_SECTIONS = {"email_engagement", "nps"}
+NO_EVENT_SOURCE = "No event source: this shop sends no engagement logs (NURTURE_EVENT_SOURCE=none)."
+
+
 @dataclass(frozen=True)
 class Chart:
     name: str
@@ -53,6 +58,7 @@ class Chart:
     caption: str
     points: int  # rows of data drawn (0: no data yet)
     svg: str
+    empty: str = "No data yet."  # what the page says where there is nothing to draw
 
 
 def report_path(settings: Settings, run_date: date) -> Path:
@@ -66,6 +72,9 @@ def build_report(settings: Settings, run_date: date) -> Path:
         raise FileNotFoundError(f"no BI snapshot at {snapshot}: run `nurture report` (it publishes one)")
     frames = data.load(snapshot.resolve())
     drawn = [_chart(name, title, caption, frames[name]) for name, title, caption in SECTIONS]
+    if settings.event_source == "none":
+        drawn = [replace(c, points=0, empty=NO_EVENT_SOURCE) if c.name in EVENT_SECTIONS else c
+                 for c in drawn]  # fmt: skip
     page = (
         _environment()
         .get_template(TEMPLATE.name)
@@ -78,7 +87,7 @@ def build_report(settings: Settings, run_date: date) -> Path:
             checks=_table(frames["checks"]),
             # counts stay whole numbers although a held-back segment has none (NaN)
             sync=_table(frames["sync"].convert_dtypes()),
-            missing=[c.title for c in drawn if not c.points],
+            missing=[c.title for c in drawn if not c.points and c.empty != NO_EVENT_SOURCE],
         )
     )
     path = report_path(settings, run_date)
