@@ -176,6 +176,7 @@ def extract(start: DateOpt, end: DateOpt) -> None:
         shop = pipeline.extract_shop(settings, settings.shop_db_url, start, end)
         events = pipeline.extract_events(settings, start, end)
     console.print(f"Extracted [{_day(start)}, {_day(end)}): shop rows {shop}, events {events}")
+    pipeline.check_something_accepted(settings, shop | {"events": events}, start, end)
 
 
 @app.command()

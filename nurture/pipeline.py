@@ -43,6 +43,45 @@ def extract_shop(
     return counts
 
 
+class NothingAcceptedError(RuntimeError):
+    """An extract read rows and quarantined every one of them: not a success."""
+
+
+def check_something_accepted(
+    settings: Settings, counts: dict[str, dict[str, int]], start: datetime, end: datetime
+) -> None:
+    """Raise when a dataset's rows were all quarantined, naming its most common reason:
+    typically a setting (the shop-opened date, a status) rather than bad data."""
+    import duckdb
+
+    from nurture.extract.raw_zone import QUARANTINE, days_in_interval, partition_dir
+
+    lost = [name for name, c in counts.items() if c["read"] and not c["accepted"]]
+    if not lost:
+        return
+    files = [
+        str(path)
+        for name in lost
+        for day in days_in_interval(start, end)
+        if (path := partition_dir(settings.raw_dir / QUARANTINE, name, day) / "part-0.parquet").exists()
+    ]
+    reason = ""
+    if files:
+        with duckdb.connect() as con:
+            field_, rule, n = con.execute(
+                f"select field, rule, count(*) from read_parquet({files}, hive_partitioning = false) "
+                "group by 1, 2 order by 3 desc, 1, 2 limit 1"
+            ).fetchone()
+        reason = f"; most often {field_} {rule} ({n:,} rows)"
+        if rule == "before_shop_opened":
+            reason += f": set NURTURE_SHOP_OPENED_ON (now {settings.shop_opened_on}) to the shop's first day"
+    rows = sum(counts[name]["read"] for name in lost)
+    raise NothingAcceptedError(
+        f"every row read from {', '.join(lost)} for [{start:%Y-%m-%d}, {end:%Y-%m-%d}) was quarantined "
+        f"({rows:,} rows){reason}; the reasons: {settings.raw_dir / QUARANTINE}"
+    )
+
+
 def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
     log_dir = None if settings.event_source == "none" else settings.log_dir  # an orders-only shop
     days = extract_event_logs(log_dir, settings.raw_dir, start, end, Limits.from_settings(settings))

@@ -199,3 +199,20 @@ def test_summary_in_a_pipe_at_80_columns_keeps_every_value_whole_and_says_it_in_
             "folder": str(folder.parents[1] / "winback_lapsing/2025-06-30"),
         },
     ]
+
+
+def test_an_extract_that_quarantines_everything_fails_and_names_the_setting(tmp_path):
+    """An older shop than NURTURE_SHOP_OPENED_ON says lands nothing: that is not a success."""
+    generated = nurture(tmp_path, "generate", "--customers", "40", "--days", "5", "--end-date", "2025-06-30")
+    assert generated.returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "nurture.cli", "extract", "--start", "2025-06-26", "--end", "2025-07-01"],
+        env={"NURTURE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COLUMNS": "80",
+             "NURTURE_SHOP_OPENED_ON": "2025-07-01"},
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "was quarantined" in line and "before_shop_opened" in line
+    assert "set NURTURE_SHOP_OPENED_ON (now 2025-07-01)" in line
