@@ -302,6 +302,29 @@ def report(
     console.print(f"Report: {path}")
 
 
+@app.command("check-source")
+def check_source(as_json: JsonOpt = False) -> None:
+    """Inspect the configured shop database and log folder before extracting anything:
+    per table what is fine and what to fix, then the settings to use.
+
+    Exit code 0 when nothing blocks an extract, 1 when something does.
+    Example: NURTURE_SHOP_DB_URL=sqlite:///shop.db nurture check-source
+    """
+    from nurture.source_check import check_source as inspect
+
+    settings = load_settings()
+    with console.status(f"inspecting {settings.shop_db_url.split('@')[-1]} and {settings.log_dir}"):
+        report = inspect(settings)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        for line in report.lines():
+            console.print(Text(line))
+    if blockers := report.blockers():
+        err_console.print(Text.assemble(("error:", "red"), f" {len(blockers)} blocker(s): {blockers[0]}"))
+        raise typer.Exit(1)
+
+
 @app.command()
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders of events-YYYY-MM-DD.jsonl.gz.")],

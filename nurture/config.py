@@ -40,6 +40,12 @@ class Settings:
     # engagement data yet): each day lands an empty events partition, events freshness
     # is not checked, and engagement-based metrics and segments are empty.
     event_source: str = "logs"
+    # The currency every amount is reported in: fx_rates give units of it per unit of
+    # another currency (the extract and dbt's var reporting_currency both take it from here).
+    reporting_currency: str = "EUR"
+    # The shop's own order statuses mapped onto Nurture's (paid / refunded / cancelled),
+    # e.g. NURTURE_STATUS_MAP="completed=paid,shipped=paid,returned=refunded".
+    status_map: tuple[tuple[str, str], ...] = ()
     # Data-quality limits (see expectations/README.md).
     shop_opened_on: date = date(2000, 1, 1)  # earlier timestamps are quarantined
     max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
@@ -75,6 +81,32 @@ def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError(
+            f"NURTURE_REPORTING_CURRENCY={value!r} is not an ISO 4217 code: set it to e.g. EUR or USD"
+        )
+    return code
+
+
+ORDER_STATUSES = ("paid", "refunded", "cancelled")
+
+
+def _status_map(value: str) -> tuple[tuple[str, str], ...]:
+    """``"completed=paid, shipped=paid"`` -> (("completed", "paid"), ("shipped", "paid"))."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        shop_status, _, ours = (x.strip() for x in item.partition("="))
+        if not shop_status or ours not in ORDER_STATUSES:
+            raise ValueError(
+                f"NURTURE_STATUS_MAP item {item!r}: write shop_status=ours, "
+                f"ours one of {', '.join(ORDER_STATUSES)}"
+            )
+        pairs.append((shop_status, ours))
+    return tuple(pairs)
+
+
 def load_settings(home: Path | None = None) -> Settings:
     """Read settings from ``NURTURE_*`` environment variables, with demo defaults.
 
@@ -92,6 +124,8 @@ def load_settings(home: Path | None = None) -> Settings:
         dbt_target=os.environ.get("NURTURE_DBT_TARGET", "duckdb"),
         start_date=date.fromisoformat(os.environ.get("NURTURE_START_DATE", "2025-01-01")),
         event_source=_choice("NURTURE_EVENT_SOURCE", "logs", ("logs", "none")),
+        reporting_currency=_currency(os.environ.get("NURTURE_REPORTING_CURRENCY", "EUR")),
+        status_map=_status_map(os.environ.get("NURTURE_STATUS_MAP", "")),
         shop_opened_on=date.fromisoformat(os.environ.get("NURTURE_SHOP_OPENED_ON", "2000-01-01")),
         max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
         max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),

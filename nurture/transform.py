@@ -49,7 +49,11 @@ class BeforeHistoryStartError(ValueError):
 def project_vars(settings: Settings, run_date: date) -> dict[str, str]:
     """The dbt vars the pipeline's settings decide: one place for each setting, so nobody
     edits dbt_project.yml to onboard a shop."""
-    return {"run_date": run_date.isoformat(), "history_start_date": settings.start_date.isoformat()}
+    return {
+        "run_date": run_date.isoformat(),
+        "history_start_date": settings.start_date.isoformat(),
+        "reporting_currency": settings.reporting_currency,
+    }
 
 
 def run_dbt(

@@ -216,3 +216,20 @@ def test_an_extract_that_quarantines_everything_fails_and_names_the_setting(tmp_
     [line] = done.stderr.strip().splitlines()
     assert "was quarantined" in line and "before_shop_opened" in line
     assert "set NURTURE_SHOP_OPENED_ON (now 2025-07-01)" in line
+
+
+def test_check_source_reads_a_shop_before_anything_is_extracted(tmp_path):
+    assert nurture(tmp_path, "generate", "--customers", "60", "--days", "10").returncode == 0
+    done = nurture(tmp_path, "check-source", columns=80)
+    assert done.returncode == 0, done.stderr
+    assert "Result: 0 blockers" in done.stdout and "NURTURE_EVENT_SOURCE=logs" in done.stdout
+    assert max(map(len, done.stdout.splitlines())) <= 80 and "…" not in done.stdout
+    assert not (tmp_path / "raw").exists(), "nothing extracted"
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "shop" / "shop.db") as con:  # a column gone: a blocker
+        con.execute("alter table products drop column category")
+    done = nurture(tmp_path, "check-source", columns=80)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: 1 blocker(s)") and "category" in line

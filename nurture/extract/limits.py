@@ -13,10 +13,17 @@ FUTURE_TOLERANCE = "1 hour"
 class Limits:
     shop_opened_on: date = date(2000, 1, 1)  # a timestamp before it is quarantined
     max_amount: float = 50_000.0  # a larger order total, cart value or price is quarantined
+    reporting_currency: str = "EUR"  # needs no exchange rate
+    status_map: tuple[tuple[str, str], ...] = ()  # the shop's order statuses -> paid/refunded/cancelled
 
     @classmethod
     def from_settings(cls, settings) -> Limits:
-        return cls(shop_opened_on=settings.shop_opened_on, max_amount=settings.max_amount)
+        return cls(
+            shop_opened_on=settings.shop_opened_on,
+            max_amount=settings.max_amount,
+            reporting_currency=settings.reporting_currency,
+            status_map=settings.status_map,
+        )
 
 
 DEFAULT_LIMITS = Limits()
