@@ -105,4 +105,3 @@ fx_rates = Table(
 )
 
 SHOP_TABLES: dict[str, Table] = {t.name: t for t in metadata.sorted_tables}
-REPORTING_CURRENCY = "EUR"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.compute as pc
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, create_engine, inspect, text
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.types import NullType, TypeEngine
@@ -34,17 +34,14 @@ from sqlalchemy.types import NullType, TypeEngine
 from nurture.config import Settings
 from nurture.extract.event_logs import LOG_NAME, log_file_day, split_lines, validate_lines
 from nurture.extract.limits import Limits
-from nurture.extract.shop_tables import CART_STATUSES, EXTRACT_ORDER, ORDER_STATUSES
-from nurture.shop_schema import REPORTING_CURRENCY, SHOP_TABLES
+from nurture.extract.shop_tables import CART_STATUSES, EXTRACT_ORDER, MAX_EPOCH, ORDER_STATUSES, shop_engine
+from nurture.shop_schema import SHOP_TABLES
 
 WIDTH = 80  # lines() fits an 80-column terminal or CI log
 SHAPES = 20  # distinct timestamp text shapes looked at per column
 LOG_SAMPLE_FILES = 5  # log files sampled, spread over the days
 LOG_SAMPLE_LINES = 200  # lines validated per sampled file
 LOG_FILE = re.compile("^" + re.escape(LOG_NAME).replace(re.escape("{day}"), r"\d{4}-\d{2}-\d{2}") + "$")
-# The extract selects a window on SQLite by comparing the stored text with bounds in
-# SQLAlchemy's storage format, 'YYYY-MM-DD HH:MM:SS.ffffff'.
-WINDOW_BOUND_TIME = " 00:00:00.000000"
 # Usual names of the three order statuses the marts know, for NURTURE_STATUS_MAP.
 STATUS_SYNONYMS = {
     "paid": ("complete", "completed", "shipped", "delivered", "fulfilled", "captured", "settled"),
@@ -223,12 +220,12 @@ def check_source(settings: Settings) -> SourceReport:
     if problem:
         report.findings.append(Finding("connection", "blocker", problem, "set NURTURE_SHOP_DB_URL"))
     else:
-        engine = create_engine(settings.shop_db_url)
+        engine = shop_engine(settings.shop_db_url)
         try:
             with engine.connect() as conn:
                 report.tables = [_check_table(conn, name, settings) for name in EXTRACT_ORDER]
                 try:
-                    _check_relations(conn, report)
+                    _check_relations(conn, report, settings.reporting_currency)
                 except SQLAlchemyError as error:  # report it, keep the rest
                     conn.rollback()
                     report.findings.append(
@@ -259,7 +256,7 @@ def _unreachable(url: str) -> str | None:
     if local and "uri" not in parsed.query and not Path(parsed.database).is_file():
         return f"no SQLite file at {parsed.database}"
     try:
-        engine = create_engine(url)
+        engine = shop_engine(url)
     except (ArgumentError, ImportError) as error:
         return f"cannot use this URL: {error}"
     try:
@@ -313,10 +310,12 @@ class _Table:
         """The column as 'YYYY-MM-DD HH:MM:SS' text, null where the extract cannot read it."""
         c, storage = self.quote(column), self.storage(column)
         if storage == "sqlite":
-            # Text only (an epoch number is never selected by the text window bounds); a day
-            # past the 28th must exist ('2025-02-30' does not survive '+0 days').
+            # ISO-8601 text in any form, or epoch seconds stored as a number (what the extract
+            # reads); a day past the 28th must exist ('2025-02-30' does not survive '+0 days').
             return (
-                f"(case when typeof({c}) = 'text' and (substr({c}, 9, 2) < '29' "
+                f"(case when typeof({c}) in ('integer', 'real') and {c} >= 0 and {c} < {MAX_EPOCH} "
+                f"then datetime({c}, 'unixepoch') "
+                f"when typeof({c}) = 'text' and (substr({c}, 9, 2) < '29' "
                 f"or date(substr({c}, 1, 10), '+0 days') = substr({c}, 1, 10)) then datetime({c}) end)"
             )
         if storage == "native":
@@ -464,22 +463,13 @@ def _check_timestamps(table: _Table, found: TableFindings, opened: date) -> Find
         f"{table.quote(c.name)} as c{i}, {table.parsed(c.name)} as p{i}" for i, c in enumerate(columns)
     )
     aggregates = []
-    for i, column in enumerate(columns):
-        # SQLite compares text with the window bounds: count the values that sort below
-        # their own day's start ('2025-01-02 00:00:00' < '2025-01-02 00:00:00.000000').
-        misplaced = (
-            f"sum(case when p{i} is not null and c{i} < substr(c{i}, 1, 10) || '{WINDOW_BOUND_TIME}' "
-            "then 1 else 0 end)"
-            if table.dialect == "sqlite" and column.name == "updated_at"
-            else "0"
-        )
+    for i in range(len(columns)):
         aggregates += [
             f"count(*) - count(c{i})",
             f"sum(case when c{i} is not null and p{i} is null then 1 else 0 end)",
             f"min(p{i})",
             f"max(p{i})",
             f"sum(case when p{i} < :opened then 1 else 0 end)",
-            misplaced,
         ]
     before_any = " or ".join(f"p{i} < :opened" for i in range(len(columns)))
     aggregates.append(f"sum(case when {before_any} then 1 else 0 end)")
@@ -489,9 +479,9 @@ def _check_timestamps(table: _Table, found: TableFindings, opened: date) -> Find
     )
     before: dict[str, int] = {}
     for i, column in enumerate(columns):
-        nulls, unparsed, earliest, latest, early, misplaced = values[i * 6 : i * 6 + 6]
+        nulls, unparsed, earliest, latest, early = values[i * 5 : i * 5 + 5]
         stats = TimestampFacts(column.name, "", "", {}, nulls, unparsed or 0, earliest, latest)
-        facts, finding = _timestamp_finding(table, column, found.rows, stats, misplaced or 0)
+        facts, finding = _timestamp_finding(table, column, found.rows, stats)
         found.timestamps.append(facts)
         found.findings.append(finding)
         before[column.name] = early or 0
@@ -509,13 +499,12 @@ def _check_timestamps(table: _Table, found: TableFindings, opened: date) -> Find
 
 
 def _timestamp_finding(
-    table: _Table, column, rows: int, facts: TimestampFacts, misplaced: int
+    table: _Table, column, rows: int, facts: TimestampFacts
 ) -> tuple[TimestampFacts, Finding]:
     """Completes the counted facts with the type and text formats; judges them."""
     name, storage = column.name, table.storage(column.name)
     nulls, unparsed, earliest, latest = facts.nulls, facts.unparsed, facts.earliest, facts.latest
     c = table.quote(name)
-    window = storage == "sqlite" and name == "updated_at"
     # Formats: one example per shape (length and tell-tale characters), named in Python.
     formats: dict[str, int] = {}
     kinds: set[str] = set()
@@ -549,27 +538,8 @@ def _timestamp_finding(
     if nulls and not column.nullable:
         lost = "never extracted" if name == "updated_at" else "quarantined (missing_required)"
         issues.append(("warn", f"rows without it are {lost}", f"fill {name}"))
-    if misplaced:
-        issues.append(
-            ("blocker",
-             f"{misplaced} at midnight without fraction (or a date alone), which sort before their "
-             "day's window start, compared as text: the previous day's extract reads them and stops",
-             store)
-        )  # fmt: skip
-    if any("+hh" in label for label in formats):
-        issues.append(("warn", "the extract drops UTC offsets: local times are read as UTC", store))
-    if window and any("DDT" in label for label in formats):
-        issues.append(
-            ("warn", "'T' sorts after ' ', compared as text with the window bounds: the hourly "
-             "refresh misses these rows until the daily run", store)
-        )  # fmt: skip
-    if storage == "timestamptz":
-        zone = table.one("select current_setting('TimeZone')")[0]
-        if zone.upper() not in ("UTC", "ETC/UTC", "GMT", "ETC/GMT", "UCT", "ZULU"):
-            issues.append(
-                ("warn", f"timestamptz reads as text in the session time zone {zone}, whose offset "
-                 "the extract drops", "set the database's TimeZone to UTC")
-            )  # fmt: skip
+    # Any ISO-8601 text ('T' or space, with or without a fraction, 'Z' or an offset), epoch
+    # numbers and timestamptz in any session zone are read as UTC instants by the extract.
     if storage == "text" and table.dialect == "postgresql" and name == "updated_at":
         issues.append(
             ("blocker", "PostgreSQL cannot compare text with the extract's window bounds", store)
@@ -697,7 +667,7 @@ def _key(value) -> str:
     return "(null)" if value is None else str(value)
 
 
-def _check_relations(conn: Connection, report: SourceReport) -> None:
+def _check_relations(conn: Connection, report: SourceReport, reporting_currency: str) -> None:
     """Checks across tables: customers of orders and carts, currencies without FX rates."""
     tables = {t.table: t for t in report.tables}
 
@@ -737,7 +707,7 @@ def _check_relations(conn: Connection, report: SourceReport) -> None:
         found = tables[name]
         found.currencies = {_key(c): n for c, n in counts}
         found.unknown_currencies = {
-            _key(c): n for c, n in counts if c is not None and c != REPORTING_CURRENCY and c not in rated
+            _key(c): n for c, n in counts if c is not None and c != reporting_currency and c not in rated
         }
         seen = ", ".join(f"{c} {n}" for c, n in found.currencies.items()) or "none"
         if not found.unknown_currencies:
@@ -749,7 +719,7 @@ def _check_relations(conn: Connection, report: SourceReport) -> None:
                 "currencies",
                 "warn",
                 f"{missing} without rates in fx_rates (and not the reporting currency "
-                f"{REPORTING_CURRENCY}); all: {seen}",
+                f"{reporting_currency}, NURTURE_REPORTING_CURRENCY); all: {seen}",
                 "add their daily rates to fx_rates; until then these rows are quarantined (unknown_currency)",
             )
         )

@@ -77,9 +77,7 @@ def targets(stages: dict[str, dict], sf: float) -> list[dict]:
                             peak_gb < 6, sf >= 10))  # fmt: skip
     if full and wall("dbt_incremental_day") is not None:
         share = wall("dbt_incremental_day") / full
-        rows.append(
-            _target("incremental day < 10 % of the full refresh", f"{share:.0%}", share < 0.10, True)
-        )
+        rows.append(_target("incremental day < 10 % of the full refresh", f"{share:.0%}", share < 0.10, True))
     core = stages.get("core_pipeline", {}).get("compute_s")
     floor = stages.get("floor", {}).get("compute_s")
     pandas = stages.get("pandas", {}).get("compute_s")

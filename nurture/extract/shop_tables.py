@@ -12,21 +12,38 @@ crashed on. Rows read = rows accepted + rows quarantined, per table and day.
 A long window (a history load) is read a week at a time, so memory holds one week
 of a table, not the whole history; a row's quarantine line is its position in its
 week's key order.
+
+A window holds the rows whose ``updated_at`` is a UTC instant in [start, end), however
+it is stored: PostgreSQL ``timestamp`` and ``timestamptz`` are compared as they are (the
+session in UTC); SQLite text in any ISO-8601 form ('T' or space, with or without a
+fraction, 'Z' or a +hh:mm offset) and epoch seconds stored as numbers are selected a
+little wide in SQL and placed exactly in DuckDB. Every timestamp lands as naive UTC.
+
+A row whose ``updated_at`` fits no window is quarantined once, by the first extract that
+finds it, on that extract's last day; later extracts skip it while the quarantine holds it
+for a day they do not rewrite. Those are null, and text or numbers off the shop's calendar
+('yesterday', '0000-00-00', before the day before NURTURE_SHOP_OPENED_ON, from the year
+3000 on); other text that does not read ('2025-13-45') is quarantined by the window it
+sorts into. An updated_at that does not read is (updated_at, wrong_type), or
+(updated_at, missing_required) when null.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     Integer,
     MetaData,
     Numeric,
@@ -34,25 +51,41 @@ from sqlalchemy import (
     Table,
     cast,
     create_engine,
+    literal_column,
+    null,
+    or_,
     select,
     type_coerce,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, NoSuchTableError, OperationalError
 
+from nurture.config import ORDER_STATUSES
 from nurture.extract.limits import DEFAULT_LIMITS, FUTURE_TOLERANCE, Limits
 from nurture.extract.raw_zone import (
+    QUARANTINE,
     days_in_interval,
     utc_naive,
     write_audit,
     write_partition,
     write_quarantine,
 )
-from nurture.shop_schema import REPORTING_CURRENCY, SHOP_TABLES
+from nurture.shop_schema import SHOP_TABLES
 
 CHUNK = timedelta(days=7)
+# The timestamps DuckDB reads: ISO-8601, UTC offsets below a day (the SQL's margin).
+ISO_TIMESTAMP = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?"
+)
+MAX_EPOCH = 253_402_300_800  # epoch seconds from 10000-01-01 on are no time
+EPOCH = datetime(1970, 1, 1)
+CALENDAR_END = datetime(3000, 1, 1)  # an updated_at from then on fits no window
+TEXT_BOUND = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime on SQLite
+SQLALCHEMY_LIKE = "____-__-__ __:__:__.______"  # the shape of TEXT_BOUND
+SQLITE_KEY = "%Y-%m-%d %H:%M:%f"  # SQLite's own reading of a time, to the millisecond
 EXTRACT_ORDER = ("customers", "fx_rates", "products", "orders", "order_items", "carts")
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-ORDER_STATUSES = ("paid", "refunded", "cancelled")
 CART_STATUSES = ("open", "converted", "abandoned")
 
 # Rules beyond types and required fields: (field, rule, SQL that is true for a bad row).
@@ -139,10 +172,94 @@ def duckdb_type(column) -> str:
             pa.date32(): "date"}.get(kind, "varchar")  # fmt: skip
 
 
-def read_window_as_text(engine, expected: Table, start: datetime, end: datetime):
+@dataclass
+class Window:
+    """One window of a shop table as read, before its rows are typed and checked."""
+
+    rows: pa.Table  # the live table's columns as text, in key order
+    # SQLite's reading of updated_at (UTC, to the millisecond) where it may differ from DuckDB's.
+    reading: pa.Array
+    unplaced: pa.Array  # true for a row read because its updated_at is off the shop's calendar
+    exact: bool  # the database selected exactly [start, end), nothing left to place
+    extra: list[str]
+    missing: list[str]
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment - EPOCH).total_seconds()
+
+
+def _sqlite_time_as_text(column: str) -> str:
+    """A SQLite timestamp as text; epoch seconds stored as a number as UTC text, to the microsecond."""
+    micros = f"cast(round({column} * 1e6) as integer)"
+    return (
+        f"case when typeof({column}) in ('integer', 'real') and {column} >= 0 and {column} < {MAX_EPOCH} "
+        f"then printf('%s.%06d', strftime('%Y-%m-%d %H:%M:%S', {micros} / 1000000, 'unixepoch'), "
+        f"{micros} % 1000000) else cast({column} as text) end"
+    )
+
+
+def _sqlite_window(updated_at, reading, start: datetime, end: datetime):
+    """A little more than the rows whose updated_at is in [start, end); DuckDB places them exactly.
+
+    Indexed ranges first: a text starts with its local date, within a day of its UTC
+    date, and a number is epoch seconds. Then the text's place among the bounds (how a
+    text that does not read is placed), or SQLite's reading, rounded to the millisecond.
+    """
+    as_text, as_number = type_coerce(updated_at, String), type_coerce(updated_at, Float)
+    ms = timedelta(milliseconds=1)
+    near = or_(
+        (as_text >= (start - timedelta(days=1)).date().isoformat())
+        & (as_text < (end + timedelta(days=2)).date().isoformat()),
+        (as_number >= _epoch(start) - 1) & (as_number < _epoch(end) + 1),
+    )
+    return (
+        near
+        & or_(  # cheapest first: most rows are text in SQLAlchemy's format
+            (as_text >= start.strftime(TEXT_BOUND)) & (as_text < end.strftime(TEXT_BOUND)),
+            (reading >= (start - ms).strftime(TEXT_BOUND)[:-3])
+            & (reading <= (end + ms).strftime(TEXT_BOUND)[:-3]),
+            reading.is_(None),
+        )
+    )
+
+
+def _sqlite_selection(updated_at, quote, start: datetime, end: datetime, opened: datetime):
+    """On SQLite: (SQLite's reading of updated_at, to send along; in the window; off the calendar)."""
+    u = quote("updated_at")
+    reading = (
+        f"case when typeof({u}) in ('integer', 'real') then strftime('{SQLITE_KEY}', {u}, 'unixepoch') "
+        f"when typeof({u}) = 'text' then strftime('{SQLITE_KEY}', {u}) end"
+    )
+    # Ranges of the updated_at index only (NULL < numbers < text < blob in SQLite). Off
+    # the calendar, text sorts before the day before the opening (a timestamp there is
+    # before the opening, whatever its offset) or from '3000-01-01' on (letters too).
+    # Bounds that look like numbers would compare as numbers.
+    number = f"typeof({u}) in ('integer', 'real')"
+    nulls = f"{u} is null or " if updated_at.nullable else ""  # on NOT NULL, SQLite would scan
+    text_floor = (opened.date() - timedelta(days=1)).isoformat()
+    off_calendar = literal_column(
+        f"({nulls}({number} and {u} < {_epoch(opened)}) "
+        f"or ({number} and {u} >= {_epoch(CALENDAR_END)} and {u} <= 9e999) "
+        f"or ({u} >= '' and {u} < '{text_floor}') or {u} >= '{CALENDAR_END.date().isoformat()}')"
+    )
+    # SQLAlchemy's format reads alike in SQLite and DuckDB: no need to send SQLite's reading.
+    sent = literal_column(f"case when {u} like '{SQLALCHEMY_LIKE}' then null else {reading} end", String)
+    return sent, _sqlite_window(updated_at, literal_column(reading, String), start, end), off_calendar
+
+
+def read_window_as_text(
+    engine,
+    expected: Table,
+    start: datetime,
+    end: datetime,
+    *,
+    unplaced: bool = False,
+    shop_opened_on: date = DEFAULT_LIMITS.shop_opened_on,
+) -> Window:
     """The live table's rows updated in [start, end), every column as text.
 
-    Returns (rows, extra columns, missing columns) against our schema.
+    With ``unplaced``, also the rows whose updated_at is off the shop's calendar.
     """
     live = Table(expected.name, MetaData(), autoload_with=engine)
     names = [c.name for c in live.columns]
@@ -151,21 +268,44 @@ def read_window_as_text(engine, expected: Table, start: datetime, end: datetime)
             f"shop table {expected.name}: column updated_at is missing (columns: {', '.join(names)}); "
             "rows cannot be extracted by data interval"
         )
-    # Compare as our DateTime whatever the live column's declared type, so bounds bind alike.
-    updated_at = type_coerce(live.c.updated_at, expected.c.updated_at.type)
+    dialect, quote = engine.dialect.name, engine.dialect.identifier_preparer.quote
+    updated_at, opened = live.c.updated_at, datetime.combine(shop_opened_on, time())
+    columns = [cast(live.c[n], String).label(n) for n in names]
     keys = [live.c[c.name] for c in expected.primary_key.columns if c.name in live.c] or list(live.c)
-    stmt = (
-        select(*[cast(live.c[n], String).label(n) for n in names])
-        .where(updated_at >= start, updated_at < end)
-        .order_by(*keys, updated_at)
-    )
+    if dialect == "sqlite":  # a storage class per value: text in any form, or epoch numbers
+        timestamps = [c.name for c in expected.columns if isinstance(c.type, DateTime)]
+        columns = [
+            literal_column(_sqlite_time_as_text(quote(n)), String).label(n) if n in timestamps else column
+            for n, column in zip(names, columns, strict=True)
+        ]
+        reading, in_window, off_calendar = _sqlite_selection(updated_at, quote, start, end, opened)
+        # '+key': sort what the index finds, rather than scan the whole table in key order.
+        keys = [literal_column(f"+{quote(k.name)}") for k in keys]
+    else:  # typed timestamps: the database compares them exactly
+        reading = null()
+        # Compare as our DateTime whatever the live column's declared type, so bounds bind alike.
+        typed = type_coerce(updated_at, expected.c.updated_at.type)
+        in_window = (typed >= start) & (typed < end)
+        off_calendar = or_(updated_at.is_(None), typed < opened, typed >= CALENDAR_END)  # and infinity
+    if start - timedelta(days=2) < opened or end + timedelta(days=2) > CALENDAR_END:
+        in_window &= ~off_calendar  # left to the search for them; only a window at an edge sees any
+    query = select(*columns, reading.label("sqlite_reading")).select_from(live)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-    text = pa.table({n: pa.array(col, pa.string()) for n, col in zip(names, columns, strict=True)})
-    extra = [n for n in names if n not in expected.c]
-    missing = [c.name for c in expected.columns if c.name not in live.c]
-    return text, extra, missing
+        if dialect == "postgresql":
+            # timestamptz as UTC text, and naive bounds read as UTC, whatever the server's defaults.
+            conn.exec_driver_sql("set time zone 'UTC'; set datestyle to 'ISO'")
+        rows = conn.execute(query.where(in_window).order_by(*keys, updated_at)).all()
+        found = conn.execute(query.where(off_calendar).order_by(*keys)).all() if unplaced else []
+    read = rows + found
+    values = list(zip(*read, strict=True)) if read else [[] for _ in range(len(names) + 1)]
+    return Window(
+        rows=pa.table({n: pa.array(v, pa.string()) for n, v in zip(names, values, strict=False)}),
+        reading=pa.array(values[-1], pa.string()),
+        unplaced=pa.array([False] * len(rows) + [True] * len(found), pa.bool_()),
+        exact=dialect != "sqlite",
+        extra=[n for n in names if n not in expected.c],
+        missing=[c.name for c in expected.columns if c.name not in live.c],
+    )
 
 
 def _failure_sql(expected: Table, missing: list[str], limits: Limits) -> str:
@@ -194,7 +334,14 @@ def _failure_sql(expected: Table, missing: list[str], limits: Limits) -> str:
     return "case " + " ".join(whens) + " end"
 
 
-def load_known_currencies(con: duckdb.DuckDBPyConnection, engine) -> None:
+def _mapped_status(limits: Limits) -> str:
+    """The order status in Nurture's terms: the shop's own statuses through NURTURE_STATUS_MAP
+    (the raw line keeps the shop's word)."""
+    whens = " ".join(f"when '{shop}' then '{ours}'" for shop, ours in limits.status_map)
+    return f"case raw.status {whens} else raw.status end" if whens else "raw.status"
+
+
+def load_known_currencies(con: duckdb.DuckDBPyConnection, engine, reporting_currency: str) -> None:
     """The currencies the shop has FX rates for, plus the reporting currency."""
     live = Table("fx_rates", MetaData(), autoload_with=engine)
     with engine.connect() as conn:
@@ -202,7 +349,7 @@ def load_known_currencies(con: duckdb.DuckDBPyConnection, engine) -> None:
     con.register("currencies", pa.table({"currency": pa.array(currencies, pa.string())}))
     con.execute(
         "create or replace temp table known_currencies as "
-        f"select currency from currencies where currency is not null union select '{REPORTING_CURRENCY}'"
+        f"select currency from currencies where currency is not null union select '{reporting_currency}'"
     )
     con.unregister("currencies")
 
@@ -216,48 +363,122 @@ def refresh_known_customers(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> No
     con.execute(f"create or replace temp view known_customers as select customer_id from {source}")
 
 
+def define_utc_timestamp(con: duckdb.DuckDBPyConnection) -> None:
+    """``utc_timestamp(text)``: an ISO-8601 timestamp as naive UTC, null when it does not read."""
+    con.execute("set TimeZone = 'UTC'")  # text without an offset is UTC
+    con.execute(
+        "create or replace temp macro utc_timestamp(x) as coalesce("
+        # SQLAlchemy's format (the generator's) first: three times faster than the regex.
+        f"case when x like '{SQLALCHEMY_LIKE}' then try_strptime(x, '{TEXT_BOUND}') end, "
+        f"case when regexp_full_match(x, '{ISO_TIMESTAMP}') then try_cast(x as timestamptz)::timestamp end)"
+    )
+
+
 def check_table(
     con: duckdb.DuckDBPyConnection,
     expected: Table,
-    text: pa.Table,
-    missing: list[str],
+    window: Window,
+    start: datetime,
     end: datetime,
     limits: Limits,
+    held: Sequence[str] = (),
 ) -> tuple[pa.Table, pa.Table]:
-    """Split one table's window into accepted rows (typed) and quarantined rows."""
+    """Place one window's rows, then split them into accepted rows (typed) and quarantined rows.
+
+    ``held``: the raw lines the quarantine holds on days this extract does not rewrite;
+    an unplaced row among them was quarantined by an earlier extract.
+    """
+    text = window.rows
     live_names = text.schema.names
-    for name in missing:  # absent columns read as null; the row is quarantined for them
+    for name in window.missing:  # absent columns read as null; the row is quarantined for them
         text = text.append_column(name, pa.nulls(text.num_rows, pa.string()))
-    # Position in the window's key order: the row's "line" in quarantine reports.
-    text = text.append_column("source_line", pa.array(range(1, text.num_rows + 1), pa.int64()))
+    text = (
+        text.append_column("_sqlite_reading", window.reading)
+        .append_column("_unplaced", window.unplaced)
+        .append_column("_read_order", pa.array(range(text.num_rows), pa.int64()))
+    )
+    days = list(days_in_interval(start, end))
+    # A text that does not read lands on the day of the last midnight it sorts after.
+    text_day = " + ".join(
+        ["$first_day"]
+        + [f"(updated_at >= '{datetime.combine(d, time()):{TEXT_BOUND}}')::int" for d in days[1:]]
+    )
+    define_utc_timestamp(con)
     con.register("source_rows", text)
-    typed = ", ".join(f"try_cast(raw.{c.name} as {duckdb_type(c)}) as {c.name}" for c in expected.columns)
+    con.register("held_lines", pa.table({"raw_line": pa.array(list(held), pa.string())}))
+    typed = ", ".join(
+        "_updated_at as updated_at" if c.name == "updated_at"
+        else f"utc_timestamp(raw.{c.name}) as {c.name}" if isinstance(c.type, DateTime)
+        else f"{_mapped_status(limits)} as status" if (expected.name, c.name) == ("orders", "status")
+        else f"try_cast(raw.{c.name} as {duckdb_type(c)}) as {c.name}"
+        for c in expected.columns
+    )  # fmt: skip
     live = ", ".join(f'"{n}" := "{n}"' for n in live_names)
+    # updated_at is read by DuckDB, unless SQLite read the text as another time (then
+    # it is unreadable, and both selected it: they place it by its text).
     con.execute(
         f"""
         create or replace temp table checked as
-        with numbered as (
-            select source_line, to_json(struct_pack({live}))::varchar as raw_line, source_rows as raw
+        with source as (
+            select *, source_rows as raw, to_json(struct_pack({live}))::varchar as raw_line,
+                case when _sqlite_reading is null or abs(epoch_us(utc_timestamp(updated_at))
+                    - epoch_us(try_cast(_sqlite_reading as timestamp))) <= 1000
+                then utc_timestamp(updated_at) end as _updated_at
             from source_rows
         ),
+        placed as (
+            select *, case
+                when _unplaced then $last_day
+                when _updated_at is not null then _updated_at::date
+                else {text_day}
+            end as _day
+            from source
+            where case
+                when _unplaced then raw_line not in (select raw_line from held_lines)
+                when $exact then true
+                when _updated_at is not null then _updated_at >= $start and _updated_at < $end
+                else updated_at >= $start_text and updated_at < $end_text
+            end
+        ),
         checked_rows as (
-            select source_line, raw_line, raw, {typed} from numbered
+            select row_number() over (order by _read_order) as source_line, raw_line, raw, _day, {typed}
+            from placed
         )
-        select *, {_failure_sql(expected, missing, limits)} as failure from checked_rows
+        select *, {_failure_sql(expected, window.missing, limits)} as failure from checked_rows
         """,
-        {"interval_end": end, "shop_opened_on": limits.shop_opened_on},
-    )
+        {
+            "interval_end": end, "shop_opened_on": limits.shop_opened_on, "exact": window.exact,
+            "start": start, "end": end, "start_text": start.strftime(TEXT_BOUND),
+            "end_text": end.strftime(TEXT_BOUND), "first_day": days[0], "last_day": days[-1],
+        },
+    )  # fmt: skip
     columns = ", ".join(c.name for c in expected.columns)
     accepted = con.sql(f"select {columns} from checked where failure is null order by source_line")
     quarantined = con.sql(
         "select $file as source_file, source_line, failure[1] as field, failure[2] as rule, raw_line, "
-        "try_cast(raw.updated_at as timestamp)::date as day from checked where failure is not null "
-        "order by source_line",
+        "_day as day from checked where failure is not null order by source_line",
         params={"file": f"shop:{expected.name}"},
     )
     result = accepted.to_arrow_table().cast(arrow_schema(expected)), quarantined.to_arrow_table()
-    con.unregister("source_rows")
+    for name in ("source_rows", "held_lines"):
+        con.unregister(name)
     return result
+
+
+def held_in_quarantine(raw_dir: Path, name: str, start: datetime, end: datetime) -> list[str]:
+    """The raw lines of ``name`` the quarantine holds on days outside [start, end)."""
+    rewritten = {f"dt={day.isoformat()}" for day in days_in_interval(start, end)}
+    files = sorted((raw_dir / QUARANTINE / name).glob("dt=*/*.parquet"))
+    lines = [pq.read_table(f, columns=["raw_line"]) for f in files if f.parent.name not in rewritten]
+    return pa.concat_tables(lines).column("raw_line").to_pylist() if lines else []
+
+
+def shop_engine(shop_db_url: str):
+    """The shop's engine; ``postgresql://`` means psycopg2, the driver installed (not psycopg)."""
+    url = make_url(shop_db_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg2")
+    return create_engine(url)
 
 
 def extract_shop_tables(
@@ -271,19 +492,30 @@ def extract_shop_tables(
     """Land each table's changed rows as one Parquet partition per day, bad rows in the quarantine."""
     start, end = utc_naive(start), utc_naive(end)
     raw_dir = Path(raw_dir)
-    engine = create_engine(shop_db_url)
+    engine = shop_engine(shop_db_url)
     con = duckdb.connect()
     results: list[TableDayResult] = []
     try:
-        load_known_currencies(con, engine)
+        load_known_currencies(con, engine, limits.reporting_currency)
         for name in [t for t in EXTRACT_ORDER if t in (tables or EXTRACT_ORDER)]:
             expected = SHOP_TABLES[name]
             refresh_known_customers(con, raw_dir)
             for chunk_start, chunk_end in _chunks(start, end):
-                text, extra, missing = read_window_as_text(engine, expected, chunk_start, chunk_end)
-                accepted, quarantined = check_table(con, expected, text, missing, chunk_end, limits)
+                # Rows off the calendar are looked for once, with the last chunk.
+                window = read_window_as_text(
+                    engine,
+                    expected,
+                    chunk_start,
+                    chunk_end,
+                    unplaced=chunk_end == end,
+                    shop_opened_on=limits.shop_opened_on,
+                )
+                held = []
+                if pc.any(window.unplaced).as_py():
+                    held = held_in_quarantine(raw_dir, name, start, end)
+                checked = check_table(con, expected, window, chunk_start, chunk_end, limits, held)
                 results += _write_days(
-                    raw_dir, name, chunk_start, chunk_end, accepted, quarantined, extra, missing
+                    raw_dir, name, chunk_start, chunk_end, *checked, window.extra, window.missing
                 )
     except (OperationalError, InterfaceError, NoSuchTableError) as error:
         where = engine.url.render_as_string(hide_password=True)
