@@ -75,6 +75,11 @@ def check_something_accepted(
         reason = f"; most often {field_} {rule} ({n:,} rows)"
         if rule == "before_shop_opened":
             reason += f": set NURTURE_SHOP_OPENED_ON (now {settings.shop_opened_on}) to the shop's first day"
+        if rule == "unknown_currency":
+            reason += (
+                f": add fx_rates for it, or set NURTURE_REPORTING_CURRENCY"
+                f" (now {settings.reporting_currency})"
+            )
     rows = sum(counts[name]["read"] for name in lost)
     raise NothingAcceptedError(
         f"every row read from {', '.join(lost)} for [{start:%Y-%m-%d}, {end:%Y-%m-%d}) was quarantined "

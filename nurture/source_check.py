@@ -714,13 +714,18 @@ def _check_relations(conn: Connection, report: SourceReport, reporting_currency:
             found.findings.append(Finding("currencies", "ok", f"{seen}; all known"))
             continue
         missing = ", ".join(f"{c} ({n} row{_s(n)})" for c, n in found.unknown_currencies.items())
+        # Every row in currencies without rates: the extract would quarantine the whole table.
+        every_row = sum(found.unknown_currencies.values()) == sum(found.currencies.values())
+        fix = "add their daily rates to fx_rates; until then these rows are quarantined (unknown_currency)"
+        if len(found.currencies) == 1 and not rated:
+            fix = f"set NURTURE_REPORTING_CURRENCY={next(iter(found.currencies))} (one currency, no rates)"
         found.findings.append(
             Finding(
                 "currencies",
-                "warn",
+                "blocker" if every_row else "warn",
                 f"{missing} without rates in fx_rates (and not the reporting currency "
                 f"{reporting_currency}, NURTURE_REPORTING_CURRENCY); all: {seen}",
-                "add their daily rates to fx_rates; until then these rows are quarantined (unknown_currency)",
+                fix,
             )
         )
 
@@ -881,6 +886,12 @@ def _suggest(report: SourceReport, settings: Settings) -> None:
             if before
             else f" (configured: {settings.shop_opened_on})"
         )
+    currencies = {c for t in report.tables for c in t.currencies}
+    if len(currencies) == 1 and not (tables.get("fx_rates") and tables["fx_rates"].rows):
+        # One currency and no rates: it is the reporting currency.
+        [only] = currencies
+        report.suggestions["NURTURE_REPORTING_CURRENCY"] = only
+        report.suggestion_reasons["NURTURE_REPORTING_CURRENCY"] = "the shop's only currency (no fx_rates)"
     has_logs = report.logs.files > 0
     report.suggestions["NURTURE_EVENT_SOURCE"] = "logs" if has_logs else "none"
     report.suggestion_reasons["NURTURE_EVENT_SOURCE"] = (

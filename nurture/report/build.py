@@ -71,6 +71,8 @@ def build_report(settings: Settings, run_date: date) -> Path:
     if not snapshot.exists():
         raise FileNotFoundError(f"no BI snapshot at {snapshot}: run `nurture report` (it publishes one)")
     frames = data.load(snapshot.resolve())
+    for frame in frames.values():
+        frame.attrs["currency"] = settings.reporting_currency  # money axes say which currency
     drawn = [_chart(name, title, caption, frames[name]) for name, title, caption in SECTIONS]
     if settings.event_source == "none":
         drawn = [replace(c, points=0, empty=NO_EVENT_SOURCE) if c.name in EVENT_SECTIONS else c

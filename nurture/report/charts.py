@@ -47,6 +47,11 @@ def _percent(axis) -> None:
     axis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
 
 
+def _currency(frame: pd.DataFrame) -> str:
+    """The reporting currency, which the report puts in the frame's attrs."""
+    return frame.attrs.get("currency", "EUR")
+
+
 def cohort_retention(frame: pd.DataFrame) -> str:
     grid = frame.pivot(index="cohort_month", columns="months_since_first_order", values="retention_rate")
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(grid) + 1.2))
@@ -184,8 +189,8 @@ def retention_trends(frame: pd.DataFrame) -> str:
         ("customer_retention_rate", "retention rate", True),
         ("churn_rate", "churn rate", True),
         ("repeat_purchase_rate", "repeat-purchase rate", True),
-        ("average_order_value_reporting", "average order value (EUR)", False),
-        ("historical_ltv_reporting", "historical LTV per customer (EUR)", False),
+        ("average_order_value_reporting", f"average order value ({_currency(frame)})", False),
+        ("historical_ltv_reporting", f"historical LTV per customer ({_currency(frame)})", False),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(12, 2.6))
     for ax, (column, title, is_rate) in zip(axes, panels, strict=True):
@@ -293,7 +298,12 @@ def uplift(frame: pd.DataFrame) -> str:
     y = np.arange(len(frame))
     for ax, column, margin, title in (
         (rate, "rate_uplift", "rate_margin", "repeat-purchase rate, treated - holdout"),
-        (revenue, "revenue_uplift", "revenue_margin", "revenue per customer (EUR), treated - holdout"),
+        (
+            revenue,
+            "revenue_uplift",
+            "revenue_margin",
+            f"revenue per customer ({_currency(frame)}), treated - holdout",
+        ),
     ):
         ax.errorbar(
             frame[column],
