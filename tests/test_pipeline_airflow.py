@@ -143,9 +143,12 @@ def warehouse_tables(settings) -> dict[str, list]:
     return out
 
 
-def test_the_backfill_leaves_the_same_warehouse_and_exports_as_daily_runs(airflow_run, tmp_path):
-    """The same shop, run day by day outside Airflow (the CLI's path, the DAG's order)."""
-    settings, shop, _, _, days = airflow_run
+def test_the_backfill_leaves_the_same_warehouse_and_exports_as_daily_runs(airflow_run, tmp_path, monkeypatch):
+    """The same shop, run day by day outside Airflow (the CLI's path, the DAG's order), with
+    the settings Airflow had (the first day is also the history's start)."""
+    settings, shop, env, _, days = airflow_run
+    for name in ("NURTURE_START_DATE", "NURTURE_SHOP_OPENED_ON"):
+        monkeypatch.setenv(name, env[name])
     daily, same_shop = make_shop(tmp_path, customers=600, days=240, seed=5)
     assert (same_shop.start, same_shop.end) == (shop.start, shop.end)
     pipeline.extract_shop(daily, daily.shop_db_url, midnight(shop.start), midnight(days[0]))
