@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -85,3 +88,18 @@ def pg_url() -> str:
     except psycopg2.OperationalError as error:
         pytest.fail(f"no PostgreSQL at {url} (run scripts/postgres.sh start, as `make test` does): {error}")
     return url
+
+
+@contextmanager
+def fresh_pg_schemas(pg_url: str, *kinds: str) -> Iterator[dict[str, str]]:
+    """A schema name per kind, unique to this run (reruns and parallel runs never collide),
+    each dropped at the end."""
+    import psycopg2
+
+    suffix = uuid.uuid4().hex[:10]
+    names = {kind: f"test_{kind}_{suffix}" for kind in kinds}
+    yield names
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        for name in names.values():
+            cur.execute(f'drop schema if exists "{name}" cascade')
+    conn.close()

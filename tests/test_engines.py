@@ -13,7 +13,6 @@ schemas, dropped at the end.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -28,7 +27,7 @@ from nurture.predict.step import predict_customer_value
 from nurture.quality.checks import MART_MODELS, check_marts
 from nurture.transform import dbt_build, manifest_path
 from nurture.warehouse import read_sql
-from tests.conftest import make_shop, midnight
+from tests.conftest import fresh_pg_schemas, make_shop, midnight
 from tests.tables import assert_same_table
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -39,13 +38,8 @@ ENGINES = ("postgres", "spark", "duckdb")  # DuckDB last: its manifest is the on
 @pytest.fixture(scope="module")
 def schemas(pg_url):
     """Fresh schemas for this run (reruns and parallel runs never collide)."""
-    suffix = uuid.uuid4().hex[:10]
-    names = {"raw": f"test_raw_{suffix}", "dbt": f"test_dbt_{suffix}", "range": f"test_range_{suffix}"}
-    yield names
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
-        for name in names.values():
-            cur.execute(f'drop schema if exists "{name}" cascade')
-    conn.close()
+    with fresh_pg_schemas(pg_url, "raw", "dbt", "range") as names:
+        yield names
 
 
 @pytest.fixture(scope="module")

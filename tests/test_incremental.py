@@ -17,12 +17,10 @@ import dataclasses
 import json
 import re
 import sqlite3
-import uuid
 from datetime import date, datetime, time, timedelta
 
 import duckdb
 import pandas as pd
-import psycopg2
 import pytest
 
 from nurture import pipeline
@@ -30,7 +28,7 @@ from nurture.erasure import apply_erasures, forget
 from nurture.load_postgres import load_raw_to_postgres
 from nurture.transform import dbt_paths, manifest_path, run_dbt
 from nurture.warehouse import read_sql
-from tests.conftest import make_shop, midnight
+from tests.conftest import fresh_pg_schemas, make_shop, midnight
 from tests.tables import assert_same_table
 
 DAYS = 10
@@ -130,13 +128,8 @@ def busy_buyer(shop: Shop, before: date, rank: int) -> int:
 
 @pytest.fixture(scope="module")
 def pg_schemas(pg_url):
-    suffix = uuid.uuid4().hex[:10]
-    names = {kind: f"test_{kind}_{suffix}" for kind in ("raw", "dbt", "full_raw", "full_dbt")}
-    yield names
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
-        for name in names.values():
-            cur.execute(f'drop schema if exists "{name}" cascade')
-    conn.close()
+    with fresh_pg_schemas(pg_url, "raw", "dbt", "full_raw", "full_dbt") as names:
+        yield names
 
 
 @pytest.fixture(scope="module")
