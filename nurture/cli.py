@@ -16,6 +16,7 @@ Commands that print tables take --json for machines.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -127,6 +128,9 @@ def configure_logging(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
+    # dbt's line per node is for the log file (dbt.log) and Airflow's task log; a person at
+    # the terminal gets the summary, and dbt's warnings and errors.
+    os.environ.setdefault("NURTURE_DBT_LOG_LEVEL", "info" if verbose else "warn")
 
 
 @app.command()

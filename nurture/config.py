@@ -46,6 +46,10 @@ class Settings:
     # The shop's own order statuses mapped onto Nurture's (paid / refunded / cancelled),
     # e.g. NURTURE_STATUS_MAP="completed=paid,shipped=paid,returned=refunded".
     status_map: tuple[tuple[str, str], ...] = ()
+    # Optional shop columns the shop does not have ("table.column"): read as empty. An
+    # undeclared missing column still quarantines its table's rows (a rename is schema
+    # drift, not an absence), e.g. NURTURE_ABSENT_COLUMNS="customers.push_token".
+    absent_columns: tuple[str, ...] = ()
     # Data-quality limits (see expectations/README.md).
     shop_opened_on: date = date(2000, 1, 1)  # earlier timestamps are quarantined
     max_amount: float = 50_000.0  # a larger order, cart or price is absurd: quarantined
@@ -107,6 +111,27 @@ def _status_map(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _absent_columns(value: str) -> tuple[str, ...]:
+    """``"customers.push_token, orders.promo_code"`` -> the optional columns named, sorted."""
+    from nurture.shop_schema import SHOP_TABLES
+
+    names = set()
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        table, _, column = item.partition(".")
+        if table not in SHOP_TABLES or column not in SHOP_TABLES[table].c:
+            raise ValueError(
+                f"NURTURE_ABSENT_COLUMNS item {item!r}: write table.column, "
+                "a column of nurture/shop_schema.py"
+            )
+        if not SHOP_TABLES[table].c[column].nullable:
+            raise ValueError(
+                f"NURTURE_ABSENT_COLUMNS item {item!r}: every {table} row needs {column}; "
+                "only optional columns can be absent"
+            )
+        names.add(f"{table}.{column}")
+    return tuple(sorted(names))
+
+
 def load_settings(home: Path | None = None) -> Settings:
     """Read settings from ``NURTURE_*`` environment variables, with demo defaults.
 
@@ -126,6 +151,7 @@ def load_settings(home: Path | None = None) -> Settings:
         event_source=_choice("NURTURE_EVENT_SOURCE", "logs", ("logs", "none")),
         reporting_currency=_currency(os.environ.get("NURTURE_REPORTING_CURRENCY", "EUR")),
         status_map=_status_map(os.environ.get("NURTURE_STATUS_MAP", "")),
+        absent_columns=_absent_columns(os.environ.get("NURTURE_ABSENT_COLUMNS", "")),
         shop_opened_on=date.fromisoformat(os.environ.get("NURTURE_SHOP_OPENED_ON", "2000-01-01")),
         max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
         max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.compute as pc
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, inspect, text
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.types import NullType, TypeEngine
@@ -38,6 +38,11 @@ from nurture.extract.shop_tables import CART_STATUSES, EXTRACT_ORDER, MAX_EPOCH,
 from nurture.shop_schema import SHOP_TABLES
 
 WIDTH = 80  # lines() fits an 80-column terminal or CI log
+# Tables a shop may leave empty, and what follows (a rate a currency lacks is its own finding).
+OPTIONAL_DATA = {
+    "carts": "no cart data, so the abandoned-cart segment stays empty",
+    "fx_rates": "amounts in other currencies than the reporting one would need rates",
+}
 SHAPES = 20  # distinct timestamp text shapes looked at per column
 LOG_SAMPLE_FILES = 5  # log files sampled, spread over the days
 LOG_SAMPLE_LINES = 200  # lines validated per sampled file
@@ -368,7 +373,7 @@ def _check_columns(table: _Table, found: TableFindings, settings: Settings) -> N
     expected, live, name = SHOP_TABLES[found.table], table.columns, found.table
     found.missing_columns = [c.name for c in expected.columns if c.name not in live]
     found.extra_columns = [c for c in live if c not in expected.c]
-    found.findings.append(_columns_finding(expected, found))
+    found.findings.append(_columns_finding(expected, found, settings))
     types = _type_finding(expected, table)
     if types:
         found.findings.append(types)
@@ -383,29 +388,34 @@ def _check_columns(table: _Table, found: TableFindings, settings: Settings) -> N
         found.findings.append(_status_finding(table, found))
 
 
-def _columns_finding(expected, found: TableFindings) -> Finding:
+def _columns_finding(expected, found: TableFindings, settings: Settings) -> Finding:
+    declared = {c.partition(".")[2] for c in settings.absent_columns if c.startswith(f"{found.table}.")}
     required = [c for c in found.missing_columns if not expected.c[c].nullable]
-    optional = [c for c in found.missing_columns if expected.c[c].nullable]
+    optional = [c for c in found.missing_columns if expected.c[c].nullable and c not in declared]
+    absent = [c for c in found.missing_columns if c in declared]
     parts = []
     if required:
         parts.append(f"required column{_s(required)} {', '.join(required)} missing")
     if optional:
         parts.append(f"optional column{_s(optional)} {', '.join(optional)} missing")
+    if absent:
+        parts.append(f"{', '.join(absent)} absent as declared (NURTURE_ABSENT_COLUMNS): read as empty")
     if not parts:
         parts.append(f"all {len(expected.columns)} expected columns present")
     if found.extra_columns:
         parts.append(f"extra (ignored): {', '.join(found.extra_columns)}")
-    if not found.missing_columns:
+    if not (required or optional):
         return Finding("columns", "ok", "; ".join(parts))
-    # The extract quarantines every row of a table that lacks any of our columns, optional
-    # or not (shop_tables._failure_sql: column_missing), so either is a blocker today.
+    # The extract quarantines every row of a table missing a column no setting declares
+    # absent (shop_tables._failure_sql: column_missing): a blocker.
     if "updated_at" in found.missing_columns:  # shop_tables.SourceSchemaError
         parts.append("without updated_at the extract cannot select rows by day: it stops")
     else:
         parts.append("the extract quarantines every row (column_missing)")
     fix = f"add {', '.join(required)} (every row needs a value)" if required else ""
     if optional:
-        fix += ("; " if fix else "") + f"add {', '.join(optional)} (it may stay empty)"
+        named = ",".join(f"{found.table}.{c}" for c in optional)
+        fix += ("; " if fix else "") + f"set NURTURE_ABSENT_COLUMNS={named} (read as empty) or add them"
     return Finding("columns", "blocker", "; ".join(parts), fix)
 
 
@@ -423,11 +433,20 @@ def _type_problem(expected: TypeEngine, live: TypeEngine, dialect: str) -> bool:
         return not isinstance(live, Boolean | Integer)  # SQLite keeps booleans as 0/1
     if isinstance(expected, Integer):
         return not (isinstance(live, Integer) or (isinstance(live, Numeric) and live.scale == 0))
-    if isinstance(expected, Numeric):
-        return not isinstance(live, Numeric | Integer)
+    if isinstance(expected, Numeric):  # a float column (REAL, DOUBLE) holds amounts as read text too
+        return not isinstance(live, Numeric | Float | Integer)
     if isinstance(expected, Date | DateTime):  # text is SQLite's date storage
         return not (isinstance(live, type(expected)) or (sqlite and isinstance(live, String)))
     return not isinstance(live, String)
+
+
+def _whole_floats(expected: TypeEngine, table: _Table, column: str) -> bool:
+    """An integer column kept as floats (pandas writes a nullable integer so) whose every
+    value is whole: the extract reads each as its integer."""
+    if not (isinstance(expected, Integer) and isinstance(table.columns[column], Float)):
+        return False
+    c = table.quote(column)
+    return table.one(f"select count(*) from {table.name} where {c} <> round({c})")[0] == 0
 
 
 def _type_finding(expected, table: _Table) -> Finding | None:
@@ -437,6 +456,7 @@ def _type_finding(expected, table: _Table) -> Finding | None:
         if c.name in table.columns
         and not isinstance(c.type, DateTime)  # timestamps: their own finding
         and _type_problem(c.type, table.columns[c.name], table.dialect)
+        and not _whole_floats(c.type, table, c.name)
     ]
     if not wrong:
         return None
@@ -585,6 +605,8 @@ def _format_label(kind: str, example: str) -> str:
 
 
 def _rows_finding(table: _Table, found: TableFindings) -> Finding:
+    if not found.rows and found.table in OPTIONAL_DATA:  # a shop may keep none: not a problem
+        return Finding("rows", "ok", f"empty: {OPTIONAL_DATA[found.table]}")
     if not found.rows:
         return Finding("rows", "warn", "the table is empty", "nothing to extract from it yet")
     parts = [f"{found.rows} row{_s(found.rows)}"]
@@ -904,6 +926,11 @@ def _suggest(report: SourceReport, settings: Settings) -> None:
             f"maps the shop's order statuses to {', '.join(ORDER_STATUSES)}; a guess from their names"
             + ("; replace each ? with one of them" if any(_status_guess(s) == "?" for s in unknown) else "")
         )
+    optional = [(t.table, c) for t in report.tables for c in t.missing_columns]
+    absent = sorted(f"{table}.{c}" for table, c in optional if SHOP_TABLES[table].c[c].nullable)
+    if absent:
+        report.suggestions["NURTURE_ABSENT_COLUMNS"] = ",".join(absent)
+        report.suggestion_reasons["NURTURE_ABSENT_COLUMNS"] = "optional columns the shop does not have"
     updated = [t.earliest_updated_at[:10] for t in report.tables if t.earliest_updated_at]
     report.extract_from = min(updated) if updated else None
 

@@ -81,6 +81,8 @@ def run_dbt(
         "--log-path", str(paths["logs"]),
         "--vars", json.dumps(project_vars(settings, run_date) | (extra_vars or {})),
         "--no-use-colors",
+        # The console's level (the CLI sets warn); dbt.log in the log path keeps every line.
+        "--log-level", os.environ.get("NURTURE_DBT_LOG_LEVEL", "info"),
     ]  # fmt: skip
     target = target or settings.dbt_target
     args += ["--target", target]

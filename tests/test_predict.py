@@ -88,6 +88,27 @@ def test_expected_purchases_equal_a_direct_integral():
         assert got == pytest.approx(alive[i] * integral, rel=1e-8), cases[i]
 
 
+def test_expected_purchases_near_the_poisson_limit_equal_a_direct_integral():
+    """A young shop's fit (150 customers, 60 days) ends with r and alpha in the millions'
+    range, where SciPy's 2F1 gives NaN: the series is summed instead. Against the same
+    integral in log p (the Beta(a, b+x) mass with a near 0 sits at p -> 0, where the
+    integrand is its limit (r+x) t / (alpha+T))."""
+    r, alpha, a, b = 33574.29765129244, 3485330.1858755783, 0.0006598363547060707, 3161.2880648536857
+    edge = 1e-12
+    for x, t_x, T, t in [(0, 0, 10, 90), (1, 10, 30, 90), (3, 50, 60, 90), (2, 5, 59, 365)]:
+
+        def per_log_p(u, x=x, T=T, t=t):
+            p = np.exp(u)
+            purchases = -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
+            return purchases * beta_dist.pdf(p, a, b + x) * p
+
+        integral, _ = integrate.quad(per_log_p, np.log(edge), 0.0, epsabs=1e-15, epsrel=1e-12, limit=500)
+        integral += (r + x) * t / (alpha + T) * beta_dist.cdf(edge, a, b + x)
+        alive = btyd.bgnbd_probability_alive((r, alpha, a, b), [x], [t_x], [T])[0]
+        got = btyd.bgnbd_expected_purchases((r, alpha, a, b), t, [x], [t_x], [T])[0]
+        assert got == pytest.approx(alive * integral, rel=1e-9), (x, t_x, T, t)
+
+
 def test_analytic_gradients_equal_finite_differences(cdnow):
     x, t_x, T, zbar = (cdnow[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "zbar"))
     point = np.array([0.3, 5.0, 0.9, 2.0])

@@ -65,6 +65,7 @@ def test_every_bad_order_kind_is_quarantined_with_its_field_and_rule(shop_copy, 
             900007: ({"total": "ten euros"}, ("total", "wrong_type")),
             900008: ({"status": None}, ("status", "missing_required")),
             900009: ({"status": "stolen"}, ("status", "unknown_value")),
+            900010: ({"customer_id": 1.5}, ("customer_id", "wrong_type")),  # not rounded to 2
         }
         rows = [template | {"order_id": oid} | change for oid, (change, _) in bad.items()]
         # A good order, a second copy of it (same updated_at: a duplicate) and its
@@ -134,6 +135,26 @@ def test_a_renamed_column_quarantines_the_window_and_a_new_column_is_reported(sh
     customers = audit_row(raw, "customers", day)
     assert customers["extra_columns"] == "loyalty_opt_in"
     assert customers["rows_quarantined"] == 0, "a new column alone does not reject rows"
+
+
+def test_an_optional_column_the_shop_never_had_is_read_as_empty_once_declared(shop_copy, tmp_path):
+    """NURTURE_ABSENT_COLUMNS: a shop without an app has no push tokens. Undeclared, the missing
+    column quarantines the window (as a rename would); declared, every row is accepted."""
+    shop, db, limits = shop_copy
+    day = shop.end - timedelta(days=3)
+    with sqlite3.connect(db) as con:
+        con.execute("alter table customers drop column push_token")
+    url, window = f"sqlite:///{db}", day_interval(day)
+    [undeclared] = extract_shop_tables(url, tmp_path / "raw", *window, ["customers"], limits)
+    assert undeclared.read > 0 and undeclared.accepted == 0
+    assert audit_row(tmp_path / "raw", "customers", day)["missing_columns"] == "push_token"
+
+    declared = Limits(**{**limits.__dict__, "absent_columns": ("customers.push_token",)})
+    [result] = extract_shop_tables(url, tmp_path / "raw", *window, ["customers"], declared)
+    assert (result.read, result.accepted, result.quarantined) == (undeclared.read, undeclared.read, 0)
+    rows = pq.read_table(partition_dir(tmp_path / "raw", "customers", day)).to_pylist()
+    assert len(rows) == result.read and all(r["push_token"] is None and r["email"] for r in rows)
+    assert audit_row(tmp_path / "raw", "customers", day)["missing_columns"] is None
 
 
 def test_a_source_without_updated_at_fails_with_a_clear_message(shop_copy, tmp_path):

@@ -190,6 +190,39 @@ def test_a_shop_missing_tables_and_columns_is_a_finding_not_a_crash(tmp_path, mo
     assert_printable(report)
 
 
+def test_a_missing_optional_column_is_a_blocker_until_declared_absent(tmp_path, monkeypatch):
+    ddl = DDL | {"customers": DDL["customers"].replace("push_token varchar(64),", "")}
+    ddl["products"] += ", category varchar(64)"
+    rows = {name: ROWS[name][:1] for name in ("products", "orders", "order_items", "carts")}
+    rows["customers"] = [c[:4] + c[5:] for c in ROWS["customers"][1:]]
+    db = tmp_path / "shop.db"
+    build_shop(db, ddl, rows | {"products": [(*ROWS["products"][0], "tea")]})
+    report = check_source(settings_for(tmp_path, monkeypatch, db, tmp_path / "no-logs"))
+    assert flagged(report) == {("customers", "columns"): "blocker", ("logs", "folder"): "warn"}
+    assert "optional column push_token missing" in message(report, "customers", "columns")
+    assert "NURTURE_ABSENT_COLUMNS=customers.push_token" in message(report, "customers", "columns") or any(
+        "NURTURE_ABSENT_COLUMNS=customers.push_token" in b for b in report.blockers()
+    )
+    assert report.suggestions["NURTURE_ABSENT_COLUMNS"] == "customers.push_token"
+
+    monkeypatch.setenv("NURTURE_ABSENT_COLUMNS", "customers.push_token")
+    report = check_source(load_settings(tmp_path))
+    assert flagged(report) == {("logs", "folder"): "warn"}
+    assert "push_token absent as declared" in message(report, "customers", "columns")
+    assert_printable(report)
+
+
+def test_only_optional_shop_columns_can_be_declared_absent(monkeypatch, tmp_path):
+    for value, error in [
+        ("customers.email", "every customers row needs email"),
+        ("customers.pushtoken", "a column of nurture/shop_schema.py"),
+        ("push_token", "write table.column"),
+    ]:
+        monkeypatch.setenv("NURTURE_ABSENT_COLUMNS", value)
+        with pytest.raises(ValueError, match=error):
+            load_settings(tmp_path)
+
+
 def test_an_unreachable_database_is_one_blocker_and_no_file_is_created(tmp_path, monkeypatch):
     db = tmp_path / "absent.db"
     report = check_source(settings_for(tmp_path, monkeypatch, db, tmp_path / "no-logs"))

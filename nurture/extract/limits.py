@@ -15,6 +15,7 @@ class Limits:
     max_amount: float = 50_000.0  # a larger order total, cart value or price is quarantined
     reporting_currency: str = "EUR"  # needs no exchange rate
     status_map: tuple[tuple[str, str], ...] = ()  # the shop's order statuses -> paid/refunded/cancelled
+    absent_columns: tuple[str, ...] = ()  # "table.column": optional columns the shop lacks, read as null
 
     @classmethod
     def from_settings(cls, settings) -> Limits:
@@ -23,7 +24,11 @@ class Limits:
             max_amount=settings.max_amount,
             reporting_currency=settings.reporting_currency,
             status_map=settings.status_map,
+            absent_columns=settings.absent_columns,
         )
+
+    def absent_in(self, table: str) -> set[str]:
+        return {c.partition(".")[2] for c in self.absent_columns if c.partition(".")[0] == table}
 
 
 DEFAULT_LIMITS = Limits()

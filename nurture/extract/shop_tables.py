@@ -176,6 +176,7 @@ def duckdb_type(column) -> str:
 class Window:
     """One window of a shop table as read, before its rows are typed and checked."""
 
+    table: str
     rows: pa.Table  # the live table's columns as text, in key order
     # SQLite's reading of updated_at (UTC, to the millisecond) where it may differ from DuckDB's.
     reading: pa.Array
@@ -299,6 +300,7 @@ def read_window_as_text(
     read = rows + found
     values = list(zip(*read, strict=True)) if read else [[] for _ in range(len(names) + 1)]
     return Window(
+        table=expected.name,
         rows=pa.table({n: pa.array(v, pa.string()) for n, v in zip(names, values, strict=False)}),
         reading=pa.array(values[-1], pa.string()),
         unplaced=pa.array([False] * len(rows) + [True] * len(found), pa.bool_()),
@@ -306,6 +308,19 @@ def read_window_as_text(
         extra=[n for n in names if n not in expected.c],
         missing=[c.name for c in expected.columns if c.name not in live.c],
     )
+
+
+def _integer(text: str) -> str:
+    """An integer column's text as BIGINT: '34' and a float column's '34.0' read, '34.5'
+    does not (a plain cast would round it)."""
+    whole = f"try_cast({text} as decimal(38, 9))"
+    return f"case when {whole} = trunc({whole}) then try_cast({whole} as bigint) end"
+
+
+def _undeclared(window: Window, limits: Limits) -> list[str]:
+    """The live table's missing columns that no setting declares absent (NURTURE_ABSENT_COLUMNS)."""
+    absent = limits.absent_in(window.table)
+    return [name for name in window.missing if name not in absent]
 
 
 def _failure_sql(expected: Table, missing: list[str], limits: Limits) -> str:
@@ -390,7 +405,7 @@ def check_table(
     """
     text = window.rows
     live_names = text.schema.names
-    for name in window.missing:  # absent columns read as null; the row is quarantined for them
+    for name in window.missing:  # absent columns read as null; undeclared ones quarantine the row
         text = text.append_column(name, pa.nulls(text.num_rows, pa.string()))
     text = (
         text.append_column("_sqlite_reading", window.reading)
@@ -410,6 +425,7 @@ def check_table(
         "_updated_at as updated_at" if c.name == "updated_at"
         else f"utc_timestamp(raw.{c.name}) as {c.name}" if isinstance(c.type, DateTime)
         else f"{_mapped_status(limits)} as status" if (expected.name, c.name) == ("orders", "status")
+        else f"{_integer(f'raw.{c.name}')} as {c.name}" if isinstance(c.type, Integer)
         else f"try_cast(raw.{c.name} as {duckdb_type(c)}) as {c.name}"
         for c in expected.columns
     )  # fmt: skip
@@ -444,7 +460,7 @@ def check_table(
             select row_number() over (order by _read_order) as source_line, raw_line, raw, _day, {typed}
             from placed
         )
-        select *, {_failure_sql(expected, window.missing, limits)} as failure from checked_rows
+        select *, {_failure_sql(expected, _undeclared(window, limits), limits)} as failure from checked_rows
         """,
         {
             "interval_end": end, "shop_opened_on": limits.shop_opened_on, "exact": window.exact,
@@ -515,7 +531,7 @@ def extract_shop_tables(
                     held = held_in_quarantine(raw_dir, name, start, end)
                 checked = check_table(con, expected, window, chunk_start, chunk_end, limits, held)
                 results += _write_days(
-                    raw_dir, name, chunk_start, chunk_end, *checked, window.extra, window.missing
+                    raw_dir, name, chunk_start, chunk_end, *checked, window.extra, _undeclared(window, limits)
                 )
     except (OperationalError, InterfaceError, NoSuchTableError) as error:
         where = engine.url.render_as_string(hide_password=True)

@@ -203,11 +203,35 @@ def bgnbd_expected_purchases(
     near = s <= 1.0
     h = np.empty_like(s)
     xn = x[near]
-    h[near] = hyp2f1(r + xn, a - 1.0, a + b + xn - 1.0, -s[near])
+    h[near] = _hyp2f1(r + xn, a - 1.0, a + b + xn - 1.0, -s[near])
     xf, sf = x[~near], s[~near]
-    h[~near] = np.exp(-(r + xf) * np.log1p(sf)) * hyp2f1(r + xf, b + xf, a + b + xf - 1.0, sf / (1.0 + sf))
+    h[~near] = np.exp(-(r + xf) * np.log1p(sf)) * _hyp2f1(r + xf, b + xf, a + b + xf - 1.0, sf / (1.0 + sf))
     purchases_if_alive = (a + b + x - 1.0) / (a - 1.0) * (1.0 - h)
     return purchases_if_alive * bgnbd_probability_alive((r, alpha, a, b), x, t_x, T)
+
+
+def _hyp2f1(A, B, C, z: np.ndarray, terms: int = 20_000) -> np.ndarray:
+    """SciPy's 2F1, and the Gauss series summed directly where SciPy gives no number.
+
+    A young shop's fit can end near the Poisson limit (r and alpha in the tens of
+    thousands, no heterogeneity left to find), where SciPy returns NaN for parameters
+    whose series, with |z| < 1, converges in a few terms.
+    """
+    A, B, C, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (A, B, C, z)))
+    value = np.array(hyp2f1(A, B, C, z), dtype=float)
+    lost = ~np.isfinite(value) & (np.abs(z) < 1.0)
+    if lost.any():
+        a, b, c, w = A[lost], B[lost], C[lost], z[lost]
+        term, total = np.ones_like(w), np.ones_like(w)
+        for k in range(terms):
+            term = term * (a + k) * (b + k) / ((c + k) * (k + 1.0)) * w
+            total = total + term
+            if np.all(np.abs(term) <= 1e-16 * np.abs(total)):
+                break
+        else:  # not converged: leave it unknown rather than wrong
+            total[np.abs(term) > 1e-16 * np.abs(total)] = np.nan
+        value[lost] = total
+    return value
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------------
