@@ -50,11 +50,15 @@ def export_rows(entries: list[dict]) -> list[dict]:
 
 
 def print_tables(console: Console, renderable: RenderableType) -> None:
-    """Print a table, or a Group of tables and sentences, without ever cutting a cell with "…":
+    """Print a table, or a Group of tables and sentences, without ever cutting a cell with "…"
+    or breaking a sentence's path:
     a table that fits the console's width prints as is; a wider one is stacked, one block
     of ``header: value`` lines per row (in a pipe rich assumes $COLUMNS or 80 columns)."""
     for part in renderable.renderables if isinstance(renderable, Group) else [renderable]:
-        console.print(readable(console, part) if isinstance(part, Table) else part)
+        if isinstance(part, Table):
+            console.print(readable(console, part))
+        else:  # a sentence, often with a path: the terminal wraps it, rich never splits it
+            console.print(part, soft_wrap=True)
 
 
 def readable(console: Console, table: Table) -> RenderableType:

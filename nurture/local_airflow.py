@@ -17,10 +17,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from nurture.config import PROJECT_ROOT, Settings
 
@@ -356,12 +357,19 @@ class AirflowApi:
 
 
 def backfill(
-    env: dict[str, str], first: date, last: date, log_dir: Path, dag_id: str = DAG_ID, timeout: float = 1800
+    env: dict[str, str],
+    first: date,
+    last: date,
+    log_dir: Path,
+    dag_id: str = DAG_ID,
+    timeout: float = 1800,
+    progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Backfill the days [first, last] through the scheduler; returns the finished runs.
 
     All writes go through the API server (SQLite takes one writer at a time).
     Raises if any run fails or the backfill does not finish within ``timeout``.
+    ``progress`` gets a line at each poll: runs done, the running day and its tasks.
     """
     env = env | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}  # loopback only
     airflow(env, "dags", "reserialize", log=log_dir / "reserialize.log")
@@ -389,6 +397,8 @@ def backfill(
                 if first.isoformat() <= r["logical_date"][:10] <= last.isoformat()
             ]
             done = [r for r in runs if r["state"] in ("success", "failed")]
+            if progress:
+                progress(_backfill_line(api, dag_id, runs, len(done), expected))
             if len(done) >= expected:
                 failed = [r["logical_date"][:10] for r in done if r["state"] == "failed"]
                 if failed:
@@ -398,3 +408,15 @@ def backfill(
                 return runs
             time.sleep(3)
     raise TimeoutError(f"backfill {first}..{last} did not finish in {timeout}s")
+
+
+def _backfill_line(api: AirflowApi, dag_id: str, runs: list[dict], done: int, expected: int) -> str:
+    """'2 of 3 runs done; 2025-12-31: dbt_build, validate_raw' (what is running now)."""
+    line = f"{done} of {expected} runs done"
+    running = [r for r in runs if r["state"] == "running"]
+    if running:
+        run = running[0]
+        tasks = api.call("GET", f"/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances")
+        names = sorted(t["task_id"] for t in tasks["task_instances"] if t["state"] == "running")
+        line += f"; {run['logical_date'][:10]}: {', '.join(names) or 'scheduling'}"
+    return line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -29,6 +30,7 @@ class Summary:
     quarantined_rows: dict[str, int] = field(default_factory=dict)
     warehouse_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     exports: dict[str, tuple[int, str]] = field(default_factory=dict)  # segment -> (rows, folder)
+    exports_dir: str = ""
     quarantine_reasons: list[tuple[str, str, str, int]] = field(
         default_factory=list
     )  # dataset, field, rule, rows
@@ -100,6 +102,7 @@ def build_summary(settings: Settings, run_date: date) -> Summary:
                 ).fetchall()
     index = data_docs_index(settings)
     summary.data_docs = str(index) if index.exists() else ""
+    summary.exports_dir = str(settings.exports_dir)
     for segment_dir in sorted(settings.exports_dir.glob("[!_]*")) if settings.exports_dir.exists() else []:
         day_dir = segment_dir / run_date.isoformat()
         manifest = day_dir / "manifest.json"
@@ -167,16 +170,16 @@ def render(summary: Summary):
     ex = Table(title=f"Exports for {summary.run_date}")
     ex.add_column("segment")
     ex.add_column("rows", justify="right")
-    ex.add_column("folder")
+    ex.add_column("folder (under the exports folder)")
     for name, (rows, folder) in summary.exports.items():
-        ex.add_row(name, f"{rows:,}", folder)
+        ex.add_row(name, f"{rows:,}", str(Path(folder).relative_to(summary.exports_dir)))
     reasons = Table(title="Quarantine reasons (all days)")
     for column in ("dataset", "field", "rule"):
         reasons.add_column(column)
     reasons.add_column("rows", justify="right")
     for dataset, column, rule, rows in summary.quarantine_reasons[:15]:
         reasons.add_row(dataset, column, rule, f"{rows:,}")
-    checks = Table(title=f"Data-quality checks for {summary.run_date}", caption=summary.data_docs)
+    checks = Table(title=f"Data-quality checks for {summary.run_date}")
     checks.add_column("suite")
     checks.add_column("expectations", justify="right")
     checks.add_column("blocking failed", justify="right")
@@ -196,7 +199,11 @@ def render(summary: Summary):
         runs.add_row(
             *("" if v is None else f"{v:,.0f}" if isinstance(v, int | float) else str(v) for v in row)
         )
-    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, wh, ex, audience, delivery]
+    # Paths as sentences of their own, printed whole (never split inside a table cell).
+    docs = [f"Data docs: {summary.data_docs}"] if summary.data_docs else []
+    folders = [f"Exports folder: {summary.exports_dir}"] if summary.exports else []
+    parts = [raw] + ([reasons] if summary.quarantine_reasons else []) + [checks, *docs, wh, ex, *folders]
+    parts += [audience, delivery]
     parts += [runs] if summary.runs else []
     if summary.erasures_pending:
         where = ", ".join(f"{name}: {n}" for name, n in summary.erasures_pending.items())

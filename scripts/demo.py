@@ -1,10 +1,11 @@
-"""`make demo`: generate a sample shop and run the real DAG for its last 7 days.
+"""`make demo`: generate a sample shop and run the real DAG for its last 3 days.
 
 Steps: generate the shop (SQLite + daily logs) -> load its history into the raw
-zone -> run `nurture_daily` for the last 7 days through Airflow's scheduler
-(a backfill) -> print what landed where, ending with the retention report's
-path. Everything goes under ``data/``, which the demo resets first so every run
-starts from the same state.
+zone -> run `nurture_daily` for the last 3 days through Airflow's scheduler
+(a backfill: the first day builds the warehouse, the next two are incremental days
+with deltas to export) -> print what landed where, ending with the retention
+report's path. Everything goes under ``data/``, which the demo resets first so
+every run starts from the same state.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from rich.console import Console
 
 from nurture import pipeline
+from nurture.cli_output import print_tables
 from nurture.config import load_settings
 from nurture.export.sandbox_api import SandboxApi
 from nurture.generate import DEFAULT_END_DATE, generate_shop
@@ -25,7 +27,8 @@ from nurture.local_airflow import airflow_env, backfill, free_port, init_metadat
 from nurture.report.build import report_path
 from nurture.summary import build_summary, render
 
-DAYS_RUN_BY_AIRFLOW = 7
+# A full build, then two incremental days: enough to see deltas (added/removed) go out.
+DAYS_RUN_BY_AIRFLOW = 3
 CUSTOMERS = int(os.environ.get("NURTURE_DEMO_CUSTOMERS", "3000"))
 # Two years, so customers can churn (a year without a purchase) and come back.
 DAYS = 730
@@ -44,7 +47,7 @@ def main() -> None:
         shop = generate_shop(
             settings.shop_db_url, settings.log_dir, customers=CUSTOMERS, days=DAYS, end=DEFAULT_END_DATE
         )
-    console.print(
+    say(
         f"[bold]1. Shop[/] {shop.start} .. {shop.end}: "
         + ", ".join(f"{k} {v:,}" for k, v in shop.rows.items())
     )
@@ -56,7 +59,7 @@ def main() -> None:
     with console.status(f"Loading history {shop.start} .. {first_airflow_day - timedelta(days=1)}"):
         pipeline.extract_shop(settings, settings.shop_db_url, start, end)
         events = pipeline.extract_events(settings, start, end)
-    console.print(f"[bold]2. History[/] loaded into {settings.raw_dir} (events: {events})")
+    say(f"[bold]2. History[/] loaded into {settings.raw_dir} (events: {events})")
 
     # The CRM destination pushes to a sandbox audience API on 127.0.0.1, alive for the demo.
     with SandboxApi() as crm:
@@ -65,19 +68,31 @@ def main() -> None:
         logs.mkdir(parents=True)
         with console.status("Initialising Airflow's metadata database"):
             init_metadata(env, logs / "init.log")
-        with console.status(f"Airflow: backfilling nurture_daily {first_airflow_day} .. {shop.end}"):
-            runs = backfill(env, first_airflow_day, shop.end, logs)
-        audiences = {name: len(members) for name, members in sorted(crm.store.audiences.items())}
-    console.print(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green (logs: {logs})")
-    console.print(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
+        what = f"Airflow: backfilling nurture_daily {first_airflow_day} .. {shop.end}"
+        with console.status(what) as status:
+            began = time.perf_counter()
 
-    console.print(render(build_summary(settings, shop.end)))
+            def progress(line: str) -> None:
+                status.update(f"{what}: {line} ({time.perf_counter() - began:.0f}s)")
+
+            runs = backfill(env, first_airflow_day, shop.end, logs, progress=progress)
+        audiences = {name: len(members) for name, members in sorted(crm.store.audiences.items())}
+    say(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green (logs: {logs})")
+    say(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
+
+    print_tables(console, render(build_summary(settings, shop.end)))
     report = report_path(settings, shop.end)
     if not report.exists():
         raise SystemExit(f"the DAG's retention_report task wrote no report at {report}")
-    console.print(f"BI tables: {settings.home / 'bi' / 'current'} (DuckDB catalogue: bi/nurture_bi.duckdb)")
-    console.print(f"Done in {time.perf_counter() - started:.0f}s. Exports: {settings.exports_dir}")
-    console.print(f"[bold]Report:[/] {report}")
+    say(f"BI tables: {settings.home / 'bi' / 'current'} (DuckDB catalogue: bi/nurture_bi.duckdb)")
+    say(f"Exports: {settings.exports_dir}")
+    say(f"Done in {time.perf_counter() - started:.0f}s.")
+    say(f"[bold]Report:[/] {report}")
+
+
+def say(line: str) -> None:
+    """One line, never broken by rich (a path stays copyable); the terminal wraps it."""
+    console.print(line, soft_wrap=True)
 
 
 if __name__ == "__main__":
