@@ -26,12 +26,17 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/python scripts/demo.py
 
+# Test modules run on TEST_WORKERS processes (pytest-xdist), a whole module per worker
+# at a time (its fixtures built once), slowest modules first (tests/conftest.py).
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: setup postgres redis java
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # Includes the slow scale tests kept out of CI.
 test-all: setup postgres redis java
-	$(BIN)/python -m pytest -m ""
+	$(BIN)/python -m pytest $(XDIST) -m ""
 
 # The local PostgreSQL warehouse for the dbt `postgres` target (installs it if
 # missing, creates .pg/ once; a no-op when it already runs). See the script.

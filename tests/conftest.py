@@ -25,6 +25,21 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["NURTURE_FRESHNESS_HOURS"] = "24"
 
 
+# The slowest modules, slowest first (docs/test-durations.md): with `make test`'s workers
+# (pytest-xdist, a module per worker at a time) the long ones start first instead of last.
+SLOWEST_FIRST = [
+    "test_pipeline_airflow.py", "test_engines.py", "test_exports.py", "test_incremental.py",
+    "test_warehouse.py", "test_report.py", "test_privacy_under_faults.py", "test_celery_executor.py",
+    "test_hourly_refresh.py", "test_shops_from_other_tools.py", "test_quality_gates.py", "test_cdnow.py",
+    "test_airflow_standalone.py",
+]  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-module order kept
+
+
 def make_shop(
     home: Path, *, customers: int = 400, days: int = 180, seed: int = 7
 ) -> tuple[Settings, GeneratedShop]:
