@@ -173,7 +173,12 @@ def stage_exports(settings: Settings, run_date: date, run_id: str) -> list[dict]
 
 
 def publish(
-    settings: Settings, target: dict, run: date | RunSlot, run_id: str, data_interval_end: datetime
+    settings: Settings,
+    target: dict,
+    run: date | RunSlot,
+    run_id: str,
+    data_interval_end: datetime,
+    max_retries: int | None = None,
 ) -> dict:
     """Publish one staged segment to one destination; returns its sync-log entry.
     ``run``: the daily run's date, or the hourly refresh's slot."""
@@ -183,7 +188,7 @@ def publish(
     config = load_export_config(settings)
     return publish_target(
         settings.exports_dir, config, target["segment"], target["destination"], run, run_id,
-        data_interval_end,
+        data_interval_end, max_retries=max_retries,
     )  # fmt: skip
 
 
@@ -244,9 +249,13 @@ def export(settings: Settings, run_date: date, run_id: str, data_interval_end: d
     from nurture.connections import MissingConnectionError
 
     outcome = ExportOutcome()
+    failing: set[str] = set()  # destinations that failed after their retries in this run
     for target in stage_exports(settings, run_date, run_id):
+        # A platform that just failed is tried once per later segment, not with backoff again:
+        # a platform down costs the run seconds, not minutes per segment.
+        retries = 0 if target["destination"] in failing else None
         try:
-            outcome.entries.append(publish(settings, target, run_date, run_id, data_interval_end))
+            outcome.entries.append(publish(settings, target, run_date, run_id, data_interval_end, retries))
         except MissingConnectionError as error:
             key = (target["destination"], error.conn_id, error.variable)
             outcome.no_connection.setdefault(key, []).append(target["segment"])
@@ -254,6 +263,7 @@ def export(settings: Settings, run_date: date, run_id: str, data_interval_end: d
             # The traceback goes to the log (``-v``); the CLI prints one sentence.
             log.info("export of %s to %s failed", target["segment"], target["destination"], exc_info=True)
             why = str(error).splitlines()[0] if str(error) else type(error).__name__
+            failing.add(target["destination"])
             outcome.failed.append(f"{target['segment']} -> {target['destination']}: {why}")
     outcome.erasures = deliver_erasures(settings)
     record_exports(settings, run_date, run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,11 @@ from nurture.config import Settings, load_settings
 from nurture.generate import GeneratedShop, generate_shop
 
 SMALL_END = date(2025, 6, 30)
+
+# An xdist worker's __main__ has no __file__: pyspark.sql.connect (imported by Great
+# Expectations) takes that for a doctest run and exits the worker.
+if not hasattr(sys.modules["__main__"], "__file__"):
+    sys.modules["__main__"].__file__ = "<pytest-xdist worker>"
 
 # Airflow reads its home when first imported: give the test session its own.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="nurture-test-airflow-")

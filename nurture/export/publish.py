@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -284,17 +284,20 @@ def publish_target(
     dry_run: bool = False,
     staging_root: Path | None = None,
     endpoint: tuple[str, str] | None = None,
+    max_retries: int | None = None,
 ) -> dict:
     """Publish one segment to one destination; returns (and records) its sync-log entry.
 
     The entry is recorded whatever happens: on a failure it says what went out before
     it (then the error propagates). An HTTP destination without a connection is
     recorded as ``no_connection`` before anything is written, and raises
-    :class:`MissingConnectionError`.
+    :class:`MissingConnectionError`. ``max_retries`` overrides the destination's own.
     """
     started = time.perf_counter()
     slot = RunSlot.of(run)
     destination = config.destinations[destination_name]
+    if max_retries is not None:  # the caller knows the platform failed already in this run
+        destination = replace(destination, max_retries=max_retries)
     plan = read_plan(staging_root or exports_dir, slot)
     staged = staged_path(staging_root or exports_dir, slot, segment)
     previous = previous_members(exports_dir, destination.name, segment, slot)
