@@ -121,21 +121,26 @@ def dbt_build(
     target: str | None = None,
     build_args: list[str] = (),
     unit_tests: bool = False,
+    data_tests: bool = True,
     **options,
 ) -> list[NodeResult]:
     """``dbt build`` for ``run_date``; raises :class:`DbtBuildError` naming failed nodes.
 
     Models, seeds and data tests: what a production run needs. dbt's unit tests check
     the models' logic on fixed rows, not the day's data, so they run in CI (``make
-    test``, ``unit_tests=True``), not every day. ``build_args`` (a selection, deferral)
-    and ``options`` (see :func:`run_dbt`) serve the hourly refresh.
+    test``, ``unit_tests=True``), not every day. ``data_tests=False`` builds the models
+    alone: for test fixtures that only need the tables (the data tests run wherever a
+    test checks them: the engines test, the real DAG runs); no production run passes it.
+    ``build_args`` (a selection, deferral) and ``options`` (see :func:`run_dbt`) serve
+    the hourly refresh.
     """
     if run_date < settings.start_date:
         raise BeforeHistoryStartError(
             f"run date {run_date} is before the history start {settings.start_date} (NURTURE_START_DATE): "
             "run a later date, or set NURTURE_START_DATE to the shop's first day"
         )
-    skip = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+    skipped = ([] if unit_tests else ["unit_test"]) + ([] if data_tests else ["test"])
+    skip = ["--exclude-resource-type", *skipped] if skipped else []
     outcome = run_dbt(settings, ["build", *build_args, *skip], run_date, target, **options)
     results = [
         NodeResult(

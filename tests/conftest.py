@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -46,14 +48,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-module order kept
 
 
+# Generated shops by (customers, days, seed), made once per test process: a shop is the
+# same for the same arguments, so a test's copy is as good as its own generation.
+_SHOPS: dict[tuple[int, int, int], GeneratedShop] = {}
+_SHOP_CACHE = Path(tempfile.mkdtemp(prefix="nurture-test-shops-"))
+
+
 def make_shop(
     home: Path, *, customers: int = 400, days: int = 180, seed: int = 7
 ) -> tuple[Settings, GeneratedShop]:
+    """A generated shop in ``home`` (its SQLite file and logs copied from this process's cache)."""
     settings = load_settings(home)
-    shop = generate_shop(
-        settings.shop_db_url, settings.log_dir, seed=seed, customers=customers, days=days, end=SMALL_END
-    )
-    return settings, shop
+    key = (customers, days, seed)
+    if key not in _SHOPS:
+        folder = _SHOP_CACHE / "-".join(map(str, key))
+        _SHOPS[key] = generate_shop(
+            f"sqlite:///{folder / 'shop.db'}", folder / "logs", seed=seed, customers=customers, days=days,
+            end=SMALL_END,
+        )  # fmt: skip
+    cached = _SHOPS[key]
+    target = Path(settings.shop_db_url.removeprefix("sqlite:///"))
+    assert settings.shop_db_url.startswith("sqlite:///"), "make_shop writes a SQLite shop"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached.shop_db_url.removeprefix("sqlite:///"), target)
+    shutil.rmtree(settings.log_dir, ignore_errors=True)  # as the generator does
+    shutil.copytree(cached.log_dir, settings.log_dir)
+    return settings, replace(cached, shop_db_url=settings.shop_db_url, log_dir=settings.log_dir)
 
 
 def midnight(day: date) -> datetime:

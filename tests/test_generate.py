@@ -13,7 +13,7 @@ import pytest
 from nurture.config import load_settings
 from nurture.generate import generate_shop
 from nurture.shop_schema import SHOP_TABLES
-from tests.conftest import make_shop
+from tests.conftest import SMALL_END, make_shop
 
 
 def table_dump(settings) -> dict[str, pd.DataFrame]:
@@ -25,9 +25,15 @@ def log_digests(settings) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(settings.log_dir.iterdir())}
 
 
+def generated(home, **arguments):
+    """A shop generated here (make_shop copies one generation per arguments: not for these tests)."""
+    settings = load_settings(home)
+    return settings, generate_shop(settings.shop_db_url, settings.log_dir, end=SMALL_END, **arguments)
+
+
 def test_same_seed_gives_the_same_shop(tmp_path):
-    a, shop_a = make_shop(tmp_path / "a", customers=300, days=60, seed=11)
-    b, shop_b = make_shop(tmp_path / "b", customers=300, days=60, seed=11)
+    a, shop_a = generated(tmp_path / "a", customers=300, days=60, seed=11)
+    b, shop_b = generated(tmp_path / "b", customers=300, days=60, seed=11)
     assert shop_a.rows == shop_b.rows
     for name, frame in table_dump(a).items():
         pd.testing.assert_frame_equal(frame, table_dump(b)[name], obj=name)
@@ -36,8 +42,8 @@ def test_same_seed_gives_the_same_shop(tmp_path):
 
 
 def test_another_seed_gives_another_shop(tmp_path):
-    a, _ = make_shop(tmp_path / "a", customers=300, days=60, seed=11)
-    b, _ = make_shop(tmp_path / "b", customers=300, days=60, seed=12)
+    a, _ = generated(tmp_path / "a", customers=300, days=60, seed=11)
+    b, _ = generated(tmp_path / "b", customers=300, days=60, seed=12)
     assert not table_dump(a)["orders"].equals(table_dump(b)["orders"])
     assert log_digests(a) != log_digests(b)
 
