@@ -46,11 +46,12 @@ class BeforeHistoryStartError(ValueError):
     """A run date before the first day of the history: nothing to build."""
 
 
-def project_vars(settings: Settings, run_date: date) -> dict[str, str]:
+def project_vars(settings: Settings) -> dict[str, str]:
     """The dbt vars the pipeline's settings decide: one place for each setting, so nobody
-    edits dbt_project.yml to onboard a shop."""
+    edits dbt_project.yml to onboard a shop. The run date is not one of them: it goes in
+    NURTURE_RUN_DATE (see the run_date() macro), so that vars stay the same from day to
+    day and dbt reuses its parse of the project."""
     return {
-        "run_date": run_date.isoformat(),
         "history_start_date": settings.start_date.isoformat(),
         "reporting_currency": settings.reporting_currency,
     }
@@ -64,7 +65,7 @@ def run_dbt(
     extra_vars: dict | None = None,
     target_path: Path | None = None,
 ):
-    """Invoke dbt with the project's paths and the ``run_date`` var; returns dbt's result.
+    """Invoke dbt with the project's paths, vars and ``run_date``; returns dbt's result.
 
     ``target_path`` keeps another build's artifacts (the hourly refresh's) apart from
     the daily build's manifest, which the exports read.
@@ -79,7 +80,7 @@ def run_dbt(
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_path or paths["target"]),
         "--log-path", str(paths["logs"]),
-        "--vars", json.dumps(project_vars(settings, run_date) | (extra_vars or {})),
+        "--vars", json.dumps(project_vars(settings) | (extra_vars or {})),
         "--no-use-colors",
         # The console's level (the CLI sets warn); dbt.log in the log path keeps every line.
         "--log-level", os.environ.get("NURTURE_DBT_LOG_LEVEL", "info"),
@@ -92,8 +93,9 @@ def run_dbt(
         quiet_py4j()  # dbt's session method runs Spark in this process
     # dbt reads its paths from the environment: set them for this call only, so
     # settings never leak into later calls (or load_settings) in the same process.
-    saved = {name: os.environ.get(name) for name in settings.dbt_env()}
-    os.environ.update(settings.dbt_env())
+    env = settings.dbt_env() | {"NURTURE_RUN_DATE": run_date.isoformat()}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
         return dbtRunner().invoke(args)
     finally:

@@ -16,7 +16,7 @@
     -#}
     {%- set history_start = modules.datetime.date.fromisoformat(var('history_start_date')) -%}
     {%- set day = modules.datetime.timedelta(days=1) -%}
-    {%- set run_day = modules.datetime.date.fromisoformat(var('run_date') | string) -%}
+    {%- set run_day = modules.datetime.date.fromisoformat(run_date_value()) -%}
     {%- set keep = history_start - day -%}
     {%- if execute and is_incremental() -%}
         {%- set built = run_query('select max(as_of_date) from ' ~ this).columns[0].values()[0] -%}
@@ -69,6 +69,6 @@
     {#- The incremental stage history's pre-hook: delete the days after the kept one. -#}
     {%- set keep = stage_history_keep_through(ref('stg_shop__order_versions'), ref('stg_shop__customer_versions')) -%}
     {%- do log(this.identifier ~ ": keeps the days through " ~ keep ~ ", builds the days after it to "
-        ~ var('run_date'), info=True) -%}
+        ~ run_date_value(), info=True) -%}
     {{ delete_rows_after(this, 'as_of_date', "cast('" ~ keep ~ "' as date)") }}
 {%- endmacro %}
