@@ -59,7 +59,7 @@ def main() -> None:
     with console.status(f"Loading history {shop.start} .. {first_airflow_day - timedelta(days=1)}"):
         pipeline.extract_shop(settings, settings.shop_db_url, start, end)
         events = pipeline.extract_events(settings, start, end)
-    say(f"[bold]2. History[/] loaded into {settings.raw_dir} (events: {events})")
+    say(f"[bold]2. History[/] loaded into {settings.raw_dir} (events: {events}) ({lap()})")
 
     # The CRM destination pushes to a sandbox audience API on 127.0.0.1, alive for the demo.
     with SandboxApi() as crm:
@@ -77,7 +77,7 @@ def main() -> None:
 
             runs = backfill(env, first_airflow_day, shop.end, logs, progress=progress)
         audiences = {name: len(members) for name, members in sorted(crm.store.audiences.items())}
-    say(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green (logs: {logs})")
+    say(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green ({lap()}; logs: {logs})")
     say(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
 
     print_tables(console, render(build_summary(settings, shop.end)))
@@ -88,6 +88,15 @@ def main() -> None:
     say(f"Exports: {settings.exports_dir}")
     say(f"Done in {time.perf_counter() - started:.0f}s.")
     say(f"[bold]Report:[/] {report}")
+
+
+_laps = [time.perf_counter()]
+
+
+def lap() -> str:
+    """Seconds since the last step ended."""
+    _laps.append(time.perf_counter())
+    return f"{_laps[-1] - _laps[-2]:.0f}s"
 
 
 def say(line: str) -> None:
