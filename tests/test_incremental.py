@@ -148,7 +148,9 @@ def day_by_day(tmp_path_factory, pg_url, pg_schemas):
             """Models and seeds (rows are what this compares; tests/test_engines.py runs the tests)."""
             models_and_seeds = ["build", "--exclude-resource-type", "test", "unit_test", *options]
             for on in (duck, postgres):
-                outcome = run_dbt(on, models_and_seeds, day)
+                # A target folder per engine: each keeps its own parse from day to day.
+                target = None if on.dbt_target == "duckdb" else settings.home / "dbt" / "target-postgres"
+                outcome = run_dbt(on, models_and_seeds, day, target_path=target)
                 failed = [f"{r.node.name}: {r.message}" for r in outcome.result or [] if r.status == "error"]
                 assert outcome.success, f"{on.dbt_target} {day}: {failed or outcome.exception}"
 
