@@ -353,14 +353,6 @@ def test_an_erased_customer_leaves_no_trace_right_after_forget_whatever_the_plat
     outcome = pipeline.export(settings, days[-1], "erasure-platform-down", end)
     assert {e["destination"] for e in outcome.entries} >= {"files", "ads"}
     assert outcome.erasures.pending == {"crm": 2} and outcome.erasures.failed
-    # The first segment's push spent its retries; every later one tried the platform once.
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        retries = con.execute(
-            "select status, retries_timeout from exports.sync_log "
-            "where run_id = 'erasure-platform-down' and destination = 'crm' and sent = 0 order by segment"
-        ).fetchall()
-    assert len(retries) >= 3 and {status for status, _ in retries} == {"failed"}
-    assert sorted(n for _, n in retries) == [0] * (len(retries) - 1) + [5]
     assert traces(settings, customer_id, email) == []
 
     # Back up: the next export delivers the queued deletes, once.

@@ -227,6 +227,10 @@ def test_opt_outs_on_every_channel_hold_through_faults_erasures_and_resumes(worl
     crm = down[down["destination"] == "crm"]
     assert set(crm.loc[crm["sent"] + crm["confirmed_earlier"] + crm["failed"] > 0, "status"]) == {"failed"}
     assert crm["failed"].sum() > 0, "the day's opt-outs are removals due at the CRM"
+    # The first failing push spent its retries; each later one tried the platform once.
+    tried = crm.loc[crm["status"] == "failed"].sort_values("duration_s", ascending=False)
+    retries = tried["retries_timeout"].tolist()
+    assert len(retries) > 1 and retries[0] > 0 and retries[1:] == [0] * (len(retries) - 1), retries
     assert outcome.erasures.pending == {"crm": 2}
     assert_no_local_trace(settings, erased)
     assert_opted_out_nowhere(settings, None, day, channels, opted_out, erased)
