@@ -389,7 +389,7 @@ def _check_columns(table: _Table, found: TableFindings, settings: Settings) -> N
 
 
 def _columns_finding(expected, found: TableFindings, settings: Settings) -> Finding:
-    declared = {c.partition(".")[2] for c in settings.absent_columns if c.startswith(f"{found.table}.")}
+    declared = Limits.from_settings(settings).absent_in(found.table)
     required = [c for c in found.missing_columns if not expected.c[c].nullable]
     optional = [c for c in found.missing_columns if expected.c[c].nullable and c not in declared]
     absent = [c for c in found.missing_columns if c in declared]

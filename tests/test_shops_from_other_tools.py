@@ -52,17 +52,24 @@ def timestamp_columns(table: str) -> list[str]:
     return [c.name for c in SHOP_TABLES[table].columns if isinstance(c.type, DateTime)]
 
 
+def create_table(table, types: dict[type, str], name: str) -> str:
+    """A shop table's DDL as a tool writes it: each column the type of the first class in
+    ``types`` its type is an instance of, else text; the schema's primary key."""
+
+    def declared(column) -> str:
+        return next((kind for cls, kind in types.items() if isinstance(column.type, cls)), "text")
+
+    columns = ", ".join(f"{c.name} {declared(c)}" for c in table.columns)
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    return f"create table {name} ({columns}, primary key ({keys}))"
+
+
 def write_with_sqlite3(rows: dict[str, pd.DataFrame], path: Path) -> str:
     """Hand-written DDL with SQLite's own type names, timestamps as 'T' and 'Z' text, no fraction."""
     sqlite_type = {Boolean: "integer", Integer: "integer", Numeric: "real"}
     with closing(sqlite3.connect(path)) as con:
         for name, table in SHOP_TABLES.items():
-            columns = [
-                f"{c.name} {next((t for k, t in sqlite_type.items() if isinstance(c.type, k)), 'text')}"
-                for c in table.columns
-            ]
-            keys = ", ".join(c.name for c in table.primary_key.columns)
-            con.execute(f"create table {name} ({', '.join(columns)}, primary key ({keys}))")
+            con.execute(create_table(table, sqlite_type, name))
             frame = rows[name].copy()
             for column in timestamp_columns(name):
                 assert frame[column].str.endswith(".000000").all()  # nothing lost without the fraction
@@ -101,12 +108,7 @@ def write_to_postgresql(rows: dict[str, pd.DataFrame], pg_url: str, schema: str)
     with closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
         cur.execute(f'create schema "{schema}"')
         for name, table in SHOP_TABLES.items():
-            columns = ", ".join(
-                f"{c.name} {next((t for k, t in pg_type.items() if isinstance(c.type, k)), 'text')}"
-                for c in table.columns
-            )
-            keys = ", ".join(c.name for c in table.primary_key.columns)
-            cur.execute(f'create table "{schema}".{name} ({columns}, primary key ({keys}))')
+            cur.execute(create_table(table, pg_type, f'"{schema}".{name}'))
             frame = rows[name].copy()
             for column in timestamp_columns(name):
                 frame[column] = frame[column] + "+00"

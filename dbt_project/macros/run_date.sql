@@ -11,12 +11,16 @@
         changes makes dbt parse the whole project again, about 4 seconds). A bare
         build without either is as of 2025-12-31, the sample shop's last day.
     -#}
-    {%- set value = var('run_date', none) or (env_var('NURTURE_RUN_DATE', '') if execute else '') or '2025-12-31' -%}
-    {%- set value = value | string -%}
+    {%- set value = (given_run_date() or '2025-12-31') | string -%}
     {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', value) -%}
         {{ exceptions.raise_compiler_error("the run date (NURTURE_RUN_DATE or var run_date) must be YYYY-MM-DD, got '" ~ value ~ "'") }}
     {%- endif -%}
     {{ return(value) }}
+{%- endmacro %}
+
+{% macro given_run_date() -%}
+    {#- The run date given to this build, or '' (see run_date_value). -#}
+    {{ return(var('run_date', none) or (env_var('NURTURE_RUN_DATE', '') if execute else '')) }}
 {%- endmacro %}
 
 {% macro run_date() -%}
@@ -36,7 +40,6 @@
 
 {% macro record_run_date() -%}
     {#- on-run-start: the run date as a one-row table (see run_date_relation). -#}
-    {%- set given = var('run_date', none) or (env_var('NURTURE_RUN_DATE', '') if execute else '') -%}
     create table {{ run_date_relation() }} {{ 'using parquet' if target.type == 'spark' }} as
-    select cast({{ "'" ~ run_date_value() ~ "'" if given else 'null' }} as date) as run_date
+    select cast({{ "'" ~ run_date_value() ~ "'" if given_run_date() else 'null' }} as date) as run_date
 {%- endmacro %}
