@@ -198,28 +198,33 @@ def _erase_spark(settings: Settings, hashes: list[str]) -> dict[str, int]:
 
 
 def _not_listed_sql(hashes: list[str]) -> str:
-    """A DuckDB predicate: the row's customer is not among these hashes."""
-    return f"{hash_sql()} not in (" + ", ".join(f"'{h}'" for h in hashes) + ")"
+    """A DuckDB predicate: the row's customer is not among these hashes (rows without one are kept)."""
+    return f"({hash_sql()} in (" + ", ".join(f"'{h}'" for h in hashes) + ")) is not true"
 
 
 def _erase_parquet_files(paths: list[Path], hashes: list[str]) -> dict[Path, int]:
-    """Rewrite each file that has a customer_id without the listed customers; rows removed
-    per rewritten file."""
-    keep, removed = _not_listed_sql(hashes), {}
-    for path in paths:
-        if "customer_id" in pq.read_schema(path).names and (n := _filter_parquet(path, keep)):
-            removed[path] = n
+    """Rewrite each file that holds a listed customer without them; rows removed per rewritten
+    file. One scan of every file with a customer_id finds them (only the id is read)."""
+    keep = _not_listed_sql(hashes)
+    keyed = [str(p) for p in paths if "customer_id" in pq.read_schema(p).names]
+    if not keyed:
+        return {}
+    scan = f"read_parquet({keyed}, filename = true, hive_partitioning = false, union_by_name = true)"
+    with duckdb.connect() as con:
+        holding = con.execute(
+            f"select filename, count(*) from {scan} where not ({keep}) group by 1 order by 1"
+        )
+        removed = {Path(name): n for name, n in holding.fetchall()}
+    for path in removed:
+        _filter_parquet(path, keep)
     return removed
 
 
-def _filter_parquet(path: Path, keep_sql: str) -> int:
+def _filter_parquet(path: Path, keep_sql: str) -> None:
     with duckdb.connect() as con:
-        con.execute(f"create view rows as select * from read_parquet('{path}', hive_partitioning = false)")
-        [(drop,)] = con.execute(f"select count(*) from rows where not ({keep_sql})").fetchall()
-        if drop:
-            kept = con.sql(f"select * from rows where {keep_sql}").to_arrow_table().cast(pq.read_schema(path))
-            replace_file(path, lambda tmp: pq.write_table(kept, tmp))
-    return drop
+        rows = con.sql(f"select * from read_parquet('{path}', hive_partitioning = false) where {keep_sql}")
+        kept = rows.to_arrow_table().cast(pq.read_schema(path))
+    replace_file(path, lambda tmp: pq.write_table(kept, tmp))
 
 
 def _kept_lines(path: Path, fmt: str, erased) -> tuple[list[str], int]:
@@ -280,19 +285,20 @@ def _erase_export_folder(folder: Path, erased) -> int:
 
 def _erase_exports(settings: Settings, hashes: list[str]) -> dict[str, int]:
     """Staged rows, member snapshots and local export copies of the listed customers."""
-    removed: dict[str, int] = {}
     root = settings.exports_dir
-    not_listed = _not_listed_sql(hashes)
-    for path in sorted(root.glob("_staging/*/*.parquet")):
-        removed["staging"] = removed.get("staging", 0) + _filter_parquet(path, not_listed)
+    staged = sorted(root.glob("_staging/*/*.parquet"))
+    removed = {"staging": sum(_erase_parquet_files(staged, hashes).values())}
     # Hashed ad audiences carry no id: what was sent for a customer is in the snapshots.
+    snapshots = sorted(root.glob("_state/members/*/*/*.parquet"))
     identities: set[str] = set()
-    for path in sorted(root.glob("_state/members/*/*/*.parquet")):
+    if snapshots:
+        scan = f"read_parquet({list(map(str, snapshots))}, hive_partitioning = false, union_by_name = true)"
+        where = f"not ({_not_listed_sql(hashes)}) and identity is not null"
         with duckdb.connect() as con:
-            where = f"not ({not_listed}) and identity is not null"
-            query = f"select identity from read_parquet('{path}', hive_partitioning = false) where {where}"
-            identities |= {r[0] for r in con.execute(query).fetchall()}
-        removed["members"] = removed.get("members", 0) + _filter_parquet(path, not_listed)
+            identities = {
+                i for (i,) in con.execute(f"select distinct identity from {scan} where {where}").fetchall()
+            }
+    removed["members"] = sum(_erase_parquet_files(snapshots, hashes).values())
     listed_hashes = set(hashes)
 
     def erased(column: str, value: str) -> bool:
@@ -334,6 +340,8 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
     if new and settings.dbt_target == "spark":
         removed |= _erase_spark(settings, hashes)
     removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}
+    # Swept on every run, requests applied or not: a publish that read its rows before a
+    # concurrent ``forget`` may have written them after its sweep.
     removed |= _erase_exports(settings, hashes)
     removed["bi"] = _erase_bi(settings, hashes)
     if new:

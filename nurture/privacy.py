@@ -35,19 +35,24 @@ def _partitions(folder: Path) -> list[Path]:
 
 
 def _rewrite_without(con, files: list[Path], keep_sql: str, dataset_root: Path) -> int:
-    """Rewrite each partition file keeping only rows where ``keep_sql`` holds; returns rows removed."""
-    removed = 0
-    for path in files:
-        source = f"read_parquet('{path}', hive_partitioning = false)"
-        con.execute(f"create or replace temp view part as select * from {source}")
-        [(drop,)] = con.execute(f"select count(*) from part where not ({keep_sql})").fetchall()
-        if drop:
-            kept = con.sql(f"select * from part where {keep_sql}").to_arrow_table()
-            schema = pq.read_schema(path)
-            day = date.fromisoformat(path.parent.name.removeprefix("dt="))
-            write_partition(dataset_root, path.parent.parent.name, day, kept.cast(schema))
-            removed += drop
-    return removed
+    """Rewrite the partition files holding rows where ``keep_sql`` fails, keeping the others
+    untouched; returns rows removed. One scan of every file finds them (the daily run sweeps
+    the whole raw zone with the suppression list: its cost must not be one query per file)."""
+    if not files:
+        return 0
+    options = "filename = true, hive_partitioning = false, union_by_name = true"
+    scan = f"read_parquet({[str(f) for f in files]}, {options})"
+    holding = con.execute(
+        f"select filename, count(*) from {scan} where not ({keep_sql}) group by 1 order by 1"
+    ).fetchall()
+    for name, _ in holding:
+        path = Path(name)
+        kept = con.sql(f"select * from read_parquet('{path}', hive_partitioning = false) where {keep_sql}")
+        day = date.fromisoformat(path.parent.name.removeprefix("dt="))
+        write_partition(
+            dataset_root, path.parent.parent.name, day, kept.to_arrow_table().cast(pq.read_schema(path))
+        )
+    return sum(n for _, n in holding)
 
 
 def erase_customers(raw_dir: Path, customer_ids: set[int]) -> dict[str, int]:
