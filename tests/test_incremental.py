@@ -1,6 +1,6 @@
 """Built day by day, the warehouse holds what one full refresh holds.
 
-A generated shop runs ten consecutive days as production runs them (extract the day,
+A generated shop runs eight consecutive days as production runs them (extract the day,
 apply the erasure list, load, build), with what real shops send on top of the
 generator's late events: a refund of an order six weeks old, an order corrected after
 it was built (a new date and total), an order that arrives days after it was placed,
@@ -31,7 +31,7 @@ from nurture.warehouse import read_sql
 from tests.conftest import fresh_pg_schemas, make_shop, midnight
 from tests.tables import assert_same_table
 
-DAYS = 10
+DAYS = 8  # the last change (an erasure) happens on the eighth
 SHOP_TIME = "%Y-%m-%d %H:%M:%S.000000"  # how the shop's SQLite file writes a timestamp
 
 
@@ -134,7 +134,7 @@ def pg_schemas(pg_url):
 
 @pytest.fixture(scope="module")
 def day_by_day(tmp_path_factory, pg_url, pg_schemas):
-    """Ten days run one by one on DuckDB and PostgreSQL, then a full refresh of each."""
+    """Eight days run one by one on DuckDB and PostgreSQL, then a full refresh of each."""
     settings, generated = make_shop(tmp_path_factory.mktemp("incremental"), customers=300, days=150, seed=11)
     shop = Shop(settings)
     days = [generated.end - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]

@@ -110,7 +110,7 @@ def export_day(settings, api: SandboxApi, day: date, run_id: str, extract: bool 
         pipeline.extract_shop(settings, settings.shop_db_url, start, end)
         pipeline.extract_events(settings, start, end)
         pipeline.apply_erasures(settings)
-        pipeline.transform(settings, day)
+        pipeline.transform(settings, day, data_tests=False)  # the audiences are what is attacked
     seen = len(api.store.requests)
     outcome = pipeline.export(settings, day, run_id, end)
     return outcome, api.store.requests[seen:]
