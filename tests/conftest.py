@@ -36,10 +36,11 @@ os.environ["NURTURE_FRESHNESS_HOURS"] = "24"
 # The slowest modules, slowest first (docs/test-durations.md): with `make test`'s workers
 # (pytest-xdist, a module per worker at a time) the long ones start first instead of last.
 SLOWEST_FIRST = [
-    "test_pipeline_airflow.py", "test_engines.py", "test_exports.py", "test_incremental.py",
-    "test_warehouse.py", "test_report.py", "test_privacy_under_faults.py", "test_celery_executor.py",
-    "test_hourly_refresh.py", "test_shops_from_other_tools.py", "test_quality_gates.py", "test_cdnow.py",
-    "test_airflow_standalone.py",
+    "test_pipeline_airflow.py", "test_engines.py", "test_exports.py", "test_celery_executor.py",
+    "test_hourly_refresh.py", "test_incremental.py", "test_report.py", "test_quality_gates.py",
+    "test_shops_from_other_tools.py", "test_privacy_under_faults.py", "test_warehouse.py", "test_cdnow.py",
+    "test_metrics.py", "test_segments.py", "test_bench_baselines.py", "test_airflow_standalone.py",
+    "test_orders_only.py",
 ]  # fmt: skip
 
 
