@@ -6,8 +6,10 @@ and the log files, without the raw zone or dbt.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import date, datetime, timedelta
+from statistics import NormalDist
 
 import pandas as pd
 
@@ -249,3 +251,19 @@ def monthly_retention_reference(
             }
         )
     return pd.DataFrame(rows)
+
+
+def wilson_interval(successes: int, trials: int, z: float) -> tuple[float, float]:
+    """Wilson's score interval, in its textbook form (the SQL uses another arrangement)."""
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials), (centre + spread) / (1 + z * z / trials)
+
+
+def newcombe_interval(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float]:
+    """95 % interval of x1/n1 - x0/n0 by Newcombe's hybrid score method (1998, method 10)."""
+    z = NormalDist().inv_cdf(0.975)
+    (l1, u1), (l0, u0) = wilson_interval(x1, n1, z), wilson_interval(x0, n0, z)
+    p1, p0 = x1 / n1, x0 / n0
+    return p1 - p0 - math.hypot(p1 - l1, u0 - p0), p1 - p0 + math.hypot(u1 - p1, p0 - l0)

@@ -13,14 +13,18 @@ import pytest
 import yaml
 
 from nurture import bi, pipeline
+from nurture.config import DBT_PROJECT_DIR
 from nurture.erasure import apply_erasures, request_erasure
 from nurture.export.config import DEFAULT_FILE
 from nurture.report.build import SECTIONS, report_path
 from tests.conftest import day_interval, make_shop, midnight
+from tests.reference import newcombe_interval
 
 DAYS = 5
 HOLDOUT_SHARE = 0.3  # a large holdout, so both groups have customers on a small shop
-WINDOW_DAYS = 14  # dbt_project.yml: uplift_window_days
+VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+WINDOW_DAYS, MIN_GROUP = VARS["uplift_window_days"], VARS["uplift_min_group_customers"]
+Z_95 = 1.959963984540054
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +103,16 @@ def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> 
         m0 = holdout["revenue"].mean() if n0 else np.nan
         v1 = treated["revenue"].var(ddof=1) if n1 > 1 else np.nan
         v0 = holdout["revenue"].var(ddof=1) if n0 > 1 else np.nan
-        rate_margin = 1.96 * np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0) if n1 and n0 else np.nan
-        revenue_margin = 1.96 * np.sqrt(v1 / n1 + v0 / n0) if n1 and n0 else np.nan
+        b1, b0 = int(treated["bought"].sum()), int(holdout["bought"].sum())
+        sized = n1 >= MIN_GROUP and n0 >= MIN_GROUP
+        rate_low, rate_high = newcombe_interval(b1, n1, b0, n0) if sized else (np.nan, np.nan)
+        revenue_margin = Z_95 * np.sqrt(v1 / n1 + v0 / n0) if sized else np.nan
+        reasons = [
+            (n0 == 0, "no holdout customers"),
+            (n1 == 0, "no treated customers"),
+            (n0 < MIN_GROUP, f"holdout under {MIN_GROUP} customers"),
+            (n1 < MIN_GROUP, f"treated under {MIN_GROUP} customers"),
+        ]
         result.append(
             {
                 "segment": segment,
@@ -108,12 +120,14 @@ def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> 
                 "treated_customers": n1,
                 "exported_customers": int(group["exported"].sum()),
                 "holdout_customers": n0,
-                "treated_buyers": int(treated["bought"].sum()),
-                "holdout_buyers": int(holdout["bought"].sum()),
+                "treated_buyers": b1,
+                "holdout_buyers": b0,
                 "rate_uplift": p1 - p0,
-                "rate_uplift_ci_low": p1 - p0 - rate_margin,
+                "rate_uplift_ci_low": rate_low,
+                "rate_uplift_ci_high": rate_high,
                 "revenue_uplift": m1 - m0,
                 "revenue_uplift_ci_high": m1 - m0 + revenue_margin,
+                "interval_null_reason": next((why for hit, why in reasons if hit), None),
                 "days_observed": min(WINDOW_DAYS, (run_date - entry).days),
             }
         )
@@ -137,10 +151,18 @@ def test_uplift_matches_an_independent_pandas_computation(report_shop):
     got = mart.set_index(["segment", "entry_date"]).sort_index()
     want = expected.set_index(["segment", "entry_date"]).sort_index()
     assert list(got.index) == list(want.index)
-    for column in want.columns:
+    reasons = "interval_null_reason"
+    assert got[reasons].fillna("").tolist() == want[reasons].fillna("").tolist()
+    for column in want.columns.drop(reasons):
         assert np.allclose(
             got[column].astype(float), want[column].astype(float), rtol=1e-9, atol=1e-9, equal_nan=True
         ), column
+    # No interval on a group under the minimum: a reason instead.
+    small = (got["treated_customers"] < MIN_GROUP) | (got["holdout_customers"] < MIN_GROUP)
+    assert small.any() and (~small).any(), "the shop has rows on both sides of the minimum"
+    interval = got[["rate_uplift_ci_low", "rate_uplift_ci_high", "revenue_uplift_ci_low"]]
+    assert interval[small].isna().all().all() and got.loc[small, reasons].notna().all()
+    assert interval[~small].notna().all().all() and got.loc[~small, reasons].isna().all()
 
 
 def test_bi_snapshot_reads_while_the_warehouse_is_locked_and_forgets_erased_customers(report_shop):

@@ -40,8 +40,8 @@ SECTIONS = (
      "Customers exported in two segments at once; the diagonal is each segment's size."),
     ("uplift", "Campaign uplift (intent-to-treat)",
      "Entrants outside the holdout vs the holdout, over the days after entering the segment "
-     "(fct_campaign_uplift, a segment's entry days pooled). Bars: 95 % intervals, normal approximation "
-     "(unpooled Wald for rates, Welch-style for revenue)."),
+     "(fct_campaign_uplift, a segment's entry days pooled). Bars: 95 % intervals on the pooled "
+     "groups, normal approximation (unpooled Wald for rates, Welch-style for revenue)."),
 )
 # fmt: on
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 STAGES = ("signup", "prospect", "new", "active", "loyal", "lapsing", "inactive")
 TIERS = ("Bronze", "Silver", "Gold", "Platinum")
-Z_95 = 1.96  # the mart's z for 95 %
+Z_95 = 1.959963984540054  # 95 %, as the mart's z_95()
 
 QUERIES = {
     "cohort_retention": """
@@ -77,7 +77,7 @@ QUERIES = {
     "segment_overlap": """
         select segment_a, segment_b, customers from exports__segment_overlap order by 1, 2
     """,
-    # Each segment's entry days pooled (intervals as in the mart, from pooled sums).
+    # Each segment's entry days pooled; normal-approximation intervals from the pooled sums.
     "uplift": f"""
         with pooled as (
             select segment,

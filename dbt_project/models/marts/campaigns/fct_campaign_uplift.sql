@@ -3,11 +3,13 @@
 -- entrant outside the holdout (exported, or held back by the frequency cap or as a
 -- duplicate: assignment, not delivery, defines the group); holdout = never messaged.
 -- Outcome over the uplift_window_days days after entry (as far as observed by the
--- run date): bought again (a paid order) and revenue (EUR). 95 % intervals by the
--- normal approximation: unpooled Wald for the difference of rates, Welch-style
--- standard error for the difference of mean revenue.
+-- run date): bought again (a paid order) and revenue (EUR). 95 % intervals (docs block
+-- uplift_intervals): Newcombe's hybrid score interval for the difference of rates, a
+-- Welch-style standard error for the difference of mean revenue; none where a group has
+-- fewer than uplift_min_group_customers, and interval_null_reason says why.
 {%- set allocations = load_relation(source('exports', 'allocations')) %}
 {%- set window_days = var('uplift_window_days') %}
+{%- set min_group = var('uplift_min_group_customers') %}
 
 with
 
@@ -181,14 +183,14 @@ final as (
         treated_rate,
         holdout_rate,
         treated_rate - holdout_rate as rate_uplift,
-        treated_rate - holdout_rate - 1.96 * sqrt(
-            treated_rate * (1 - treated_rate) / treated_customers
-            + holdout_rate * (1 - holdout_rate) / holdout_customers
-        ) as rate_uplift_ci_low,
-        treated_rate - holdout_rate + 1.96 * sqrt(
-            treated_rate * (1 - treated_rate) / treated_customers
-            + holdout_rate * (1 - holdout_rate) / holdout_customers
-        ) as rate_uplift_ci_high,
+        case when has_interval then cast(
+            {{ newcombe_difference_bound('treated_buyers', 'treated_customers', 'holdout_buyers', 'holdout_customers', 'low') }}
+            as {{ type_double() }})
+        end as rate_uplift_ci_low,
+        case when has_interval then cast(
+            {{ newcombe_difference_bound('treated_buyers', 'treated_customers', 'holdout_buyers', 'holdout_customers', 'high') }}
+            as {{ type_double() }})
+        end as rate_uplift_ci_high,
         treated_revenue,
         holdout_revenue,
         treated_revenue_squares,
@@ -196,14 +198,29 @@ final as (
         treated_revenue_per_customer,
         holdout_revenue_per_customer,
         treated_revenue_per_customer - holdout_revenue_per_customer as revenue_uplift,
-        treated_revenue_per_customer - holdout_revenue_per_customer - 1.96 * sqrt(
-            treated_revenue_variance / treated_customers + holdout_revenue_variance / holdout_customers
-        ) as revenue_uplift_ci_low,
-        treated_revenue_per_customer - holdout_revenue_per_customer + 1.96 * sqrt(
-            treated_revenue_variance / treated_customers + holdout_revenue_variance / holdout_customers
-        ) as revenue_uplift_ci_high
+        case when has_interval then
+            treated_revenue_per_customer - holdout_revenue_per_customer - {{ z_95() }} * sqrt(
+                treated_revenue_variance / treated_customers + holdout_revenue_variance / holdout_customers
+            )
+        end as revenue_uplift_ci_low,
+        case when has_interval then
+            treated_revenue_per_customer - holdout_revenue_per_customer + {{ z_95() }} * sqrt(
+                treated_revenue_variance / treated_customers + holdout_revenue_variance / holdout_customers
+            )
+        end as revenue_uplift_ci_high,
+        case
+            when holdout_customers = 0 then 'no holdout customers'
+            when treated_customers = 0 then 'no treated customers'
+            when holdout_customers < {{ min_group }} then 'holdout under {{ min_group }} customers'
+            when treated_customers < {{ min_group }} then 'treated under {{ min_group }} customers'
+        end as interval_null_reason
 
-    from rates
+    from (
+        select
+            *,
+            treated_customers >= {{ min_group }} and holdout_customers >= {{ min_group }} as has_interval
+        from rates
+    ) as sized
 
 )
 
