@@ -74,10 +74,15 @@ def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> 
     runs = sorted(daily["run_date"].unique())
     previous = {run: runs[i - 1] if i else None for i, run in enumerate(runs)}
     keys = set(zip(daily["segment"], daily["run_date"], daily["customer_id"], strict=True))
+    first_run = daily.groupby("segment")["run_date"].min().to_dict()
     paid = orders[orders["is_paid"]]
-    for (segment, run, customer), statuses in daily.groupby(["segment", "run_date", "customer_id"])["status"]:
+    last_arrival: dict[tuple, object] = {}  # (segment, customer) -> their previous arrival
+    for (run, segment, customer), statuses in daily.groupby(["run_date", "segment", "customer_id"])["status"]:
         if (statuses == "no_consent").any() or (segment, previous[run], customer) in keys:
             continue
+        before, last_arrival[segment, customer] = last_arrival.get((segment, customer)), run
+        if before is not None and before >= run - timedelta(days=WINDOW_DAYS):
+            continue  # came back within the window of their last arrival: not a new entrant
         mine = paid[
             (paid["customer_id"] == customer)
             & (paid["ordered_date"] > run)
@@ -87,6 +92,7 @@ def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> 
             {
                 "segment": segment,
                 "entry_date": run,
+                "is_first_run": run == first_run[segment],
                 "holdout": (statuses == "holdout").any(),
                 "exported": (statuses == "included").any(),
                 "bought": len(mine) > 0,
@@ -94,7 +100,9 @@ def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> 
             }
         )
     result = []
-    for (segment, entry), group in pd.DataFrame(rows).groupby(["segment", "entry_date"]):
+    for (segment, entry, first), group in pd.DataFrame(rows).groupby(
+        ["segment", "entry_date", "is_first_run"]
+    ):
         treated, holdout = group[~group["holdout"]], group[group["holdout"]]
         n1, n0 = len(treated), len(holdout)
         p1 = treated["bought"].mean() if n1 else np.nan
@@ -117,6 +125,7 @@ def pandas_uplift(allocations: pd.DataFrame, orders: pd.DataFrame, run_date) -> 
             {
                 "segment": segment,
                 "entry_date": entry,
+                "is_first_run": first,
                 "treated_customers": n1,
                 "exported_customers": int(group["exported"].sum()),
                 "holdout_customers": n0,
@@ -157,6 +166,9 @@ def test_uplift_matches_an_independent_pandas_computation(report_shop):
         assert np.allclose(
             got[column].astype(float), want[column].astype(float), rtol=1e-9, atol=1e-9, equal_nan=True
         ), column
+    # The first run's members are reported apart from the later days' entrants.
+    assert got["is_first_run"].any() and not got["is_first_run"].all()
+    assert got.loc[got["is_first_run"]].index.get_level_values("entry_date").max() == days[0]
     # No interval on a group under the minimum: a reason instead.
     small = (got["treated_customers"] < MIN_GROUP) | (got["holdout_customers"] < MIN_GROUP)
     assert small.any() and (~small).any(), "the shop has rows on both sides of the minimum"

@@ -89,6 +89,7 @@ QUERIES = {
                 sum(treated_revenue) as r1, sum(holdout_revenue) as r0,
                 sum(treated_revenue_squares) as q1, sum(holdout_revenue_squares) as q0
             from fct_campaign_uplift
+            where not is_first_run  -- members already, not entrants
             group by segment
         ),
         stats as (

@@ -72,16 +72,31 @@ candidates as (
 
 ),
 
--- Entered: a candidate at this run who was not one at the run before (the first run's
--- candidates all count as entrants). The same rule for both groups.
-entries as (
+-- Each segment's first daily run (its candidates were members already).
+segment_starts as (
 
-    select candidates.*
+    select segment, min(run_date) as first_run_date
+    from candidates
+    group by segment
+
+),
+
+-- Arrived: a candidate at this run who was not one at the run before. At a segment's
+-- first run nobody arrived: its candidates were members already (reported apart,
+-- is_first_run). The same rules for both groups.
+arrivals as (
+
+    select
+        candidates.*,
+        candidates.run_date = segment_starts.first_run_date as is_first_run
 
     from candidates
 
     inner join runs
         on candidates.run_date = runs.run_date
+
+    inner join segment_starts
+        on candidates.segment = segment_starts.segment
 
     left join candidates as before
         on candidates.segment = before.segment
@@ -93,6 +108,24 @@ entries as (
 
 ),
 
+-- A customer counts once per segment and window: an arrival within uplift_window_days of
+-- their previous arrival in the segment (left and came back) is not a new entry.
+entries as (
+
+    select *
+
+    from (
+        select
+            arrivals.*,
+            lag(run_date) over (partition by segment, customer_id order by run_date) as previous_arrival
+        from arrivals
+    ) as ordered
+
+    where previous_arrival is null
+        or previous_arrival < {{ dbt.dateadd('day', -window_days, 'run_date') }}
+
+),
+
 outcomes as (
 
     select
@@ -101,6 +134,7 @@ outcomes as (
         entries.customer_id,
         entries.is_holdout,
         entries.is_exported,
+        entries.is_first_run,
         case when count(paid_orders.customer_id) > 0 then 1 else 0 end as purchased,
         coalesce(sum(paid_orders.total_reporting), 0) as revenue
 
@@ -116,7 +150,8 @@ outcomes as (
         entries.run_date,
         entries.customer_id,
         entries.is_holdout,
-        entries.is_exported
+        entries.is_exported,
+        entries.is_first_run
 
 ),
 
@@ -125,6 +160,7 @@ groups as (
     select
         segment,
         run_date as entry_date,
+        is_first_run,
         sum(case when not is_holdout then 1 else 0 end) as treated_customers,
         sum(case when is_exported then 1 else 0 end) as exported_customers,
         sum(case when is_holdout then 1 else 0 end) as holdout_customers,
@@ -139,7 +175,7 @@ groups as (
 
     from outcomes
 
-    group by segment, run_date
+    group by segment, run_date, is_first_run
 
 ),
 
@@ -172,6 +208,7 @@ final as (
     select
         segment,
         entry_date,
+        is_first_run,
         window_days,
         days_observed,
         days_observed = window_days as is_complete,
