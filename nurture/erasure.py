@@ -43,7 +43,7 @@ from nurture.atomic import new_work_folder, replace_file, swap_folder
 from nurture.bi import bi_dir
 from nurture.config import Settings
 from nurture.erasure_outbox import Delivery
-from nurture.privacy import erase_hashes
+from nurture.privacy import erase_hashes, files_failing
 
 log = logging.getLogger(__name__)
 REQUESTS = "privacy.erasure_requests"
@@ -206,15 +206,9 @@ def _erase_parquet_files(paths: list[Path], hashes: list[str]) -> dict[Path, int
     """Rewrite each file that holds a listed customer without them; rows removed per rewritten
     file. One scan of every file with a customer_id finds them (only the id is read)."""
     keep = _not_listed_sql(hashes)
-    keyed = [str(p) for p in paths if "customer_id" in pq.read_schema(p).names]
-    if not keyed:
-        return {}
-    scan = f"read_parquet({keyed}, filename = true, hive_partitioning = false, union_by_name = true)"
+    keyed = [p for p in paths if "customer_id" in pq.read_schema(p).names]
     with duckdb.connect() as con:
-        holding = con.execute(
-            f"select filename, count(*) from {scan} where not ({keep}) group by 1 order by 1"
-        )
-        removed = {Path(name): n for name, n in holding.fetchall()}
+        removed = files_failing(con, keyed, keep)
     for path in removed:
         _filter_parquet(path, keep)
     return removed

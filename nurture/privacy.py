@@ -34,25 +34,29 @@ def _partitions(folder: Path) -> list[Path]:
     return sorted(folder.glob("dt=*/part-0.parquet"))
 
 
+def files_failing(con, files: list, keep_sql: str) -> dict[Path, int]:
+    """The Parquet files with rows where ``keep_sql`` fails, and how many: one scan of them all
+    (only the columns the predicate reads), not a query per file."""
+    if not files:
+        return {}
+    options = "filename = true, hive_partitioning = false, union_by_name = true"
+    scan = f"read_parquet({list(map(str, files))}, {options})"
+    rows = con.execute(f"select filename, count(*) from {scan} where not ({keep_sql}) group by 1 order by 1")
+    return {Path(name): n for name, n in rows.fetchall()}
+
+
 def _rewrite_without(con, files: list[Path], keep_sql: str, dataset_root: Path) -> int:
     """Rewrite the partition files holding rows where ``keep_sql`` fails, keeping the others
     untouched; returns rows removed. One scan of every file finds them (the daily run sweeps
     the whole raw zone with the suppression list: its cost must not be one query per file)."""
-    if not files:
-        return 0
-    options = "filename = true, hive_partitioning = false, union_by_name = true"
-    scan = f"read_parquet({[str(f) for f in files]}, {options})"
-    holding = con.execute(
-        f"select filename, count(*) from {scan} where not ({keep_sql}) group by 1 order by 1"
-    ).fetchall()
-    for name, _ in holding:
-        path = Path(name)
+    holding = files_failing(con, files, keep_sql)
+    for path in holding:
         kept = con.sql(f"select * from read_parquet('{path}', hive_partitioning = false) where {keep_sql}")
         day = date.fromisoformat(path.parent.name.removeprefix("dt="))
         write_partition(
             dataset_root, path.parent.parent.name, day, kept.to_arrow_table().cast(pq.read_schema(path))
         )
-    return sum(n for _, n in holding)
+    return sum(holding.values())
 
 
 def erase_customers(raw_dir: Path, customer_ids: set[int]) -> dict[str, int]:
