@@ -33,7 +33,16 @@ from nurture.extract.raw_zone import utc_naive
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("customers", "products", "orders", "order_items", "carts", "fx_rates", "events")
+DATASETS = (
+    "customers",
+    "products",
+    "orders",
+    "order_items",
+    "carts",
+    "fx_rates",
+    "marketing_spend",
+    "events",
+)
 RAW_SCHEMA = "raw"
 BATCH_ROWS = 200_000
 _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")

@@ -104,4 +104,16 @@ fx_rates = Table(
     Column("updated_at", DateTime, nullable=False, index=True),
 )
 
+# Optional (nurture.extract.shop_tables.OPTIONAL_TABLES): most shops keep their marketing
+# spend elsewhere; without it, customer acquisition cost (CAC) and its payback stay empty.
+marketing_spend = Table(
+    "marketing_spend",
+    metadata,
+    Column("spend_month", Date, primary_key=True),  # the first day of the month the spend is for
+    Column("channel", String(32), primary_key=True),  # e.g. search, social, affiliate
+    Column("spend", Numeric(14, 2), nullable=False),  # in ``currency``
+    Column("currency", String(3), nullable=False),
+    Column("updated_at", DateTime, nullable=False, index=True),
+)
+
 SHOP_TABLES: dict[str, Table] = {t.name: t for t in metadata.sorted_tables}

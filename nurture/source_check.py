@@ -34,7 +34,14 @@ from sqlalchemy.types import NullType, TypeEngine
 from nurture.config import Settings
 from nurture.extract.event_logs import LOG_NAME, log_file_day, split_lines, validate_lines
 from nurture.extract.limits import Limits
-from nurture.extract.shop_tables import CART_STATUSES, EXTRACT_ORDER, MAX_EPOCH, ORDER_STATUSES, shop_engine
+from nurture.extract.shop_tables import (
+    CART_STATUSES,
+    EXTRACT_ORDER,
+    MAX_EPOCH,
+    OPTIONAL_TABLES,
+    ORDER_STATUSES,
+    shop_engine,
+)
 from nurture.shop_schema import SHOP_TABLES
 
 WIDTH = 80  # lines() fits an 80-column terminal or CI log
@@ -42,6 +49,7 @@ WIDTH = 80  # lines() fits an 80-column terminal or CI log
 OPTIONAL_DATA = {
     "carts": "no cart data, so the abandoned-cart segment stays empty",
     "fx_rates": "amounts in other currencies than the reporting one would need rates",
+    "marketing_spend": OPTIONAL_TABLES["marketing_spend"],
 }
 SHAPES = 20  # distinct timestamp text shapes looked at per column
 LOG_SAMPLE_FILES = 5  # log files sampled, spread over the days
@@ -348,9 +356,12 @@ def _check_table(conn: Connection, name: str, settings: Settings) -> TableFindin
         warnings.simplefilter("ignore")
         inspector = inspect(conn)
         if not inspector.has_table(name):
-            found.findings.append(
-                Finding("table", "blocker", "missing", f"the extract reads every shop table: create {name}")
-            )
+            if name in OPTIONAL_TABLES:  # the extract lands it empty: a fact, not a problem
+                absent = f"not found (optional): {OPTIONAL_TABLES[name]}"
+                found.findings.append(Finding("table", "ok", absent))
+            else:
+                why = f"the extract reads every shop table: create {name}"
+                found.findings.append(Finding("table", "blocker", "missing", why))
             return found
         live = {c["name"]: c["type"] for c in inspector.get_columns(name)}
     found.present = True
@@ -386,6 +397,8 @@ def _check_columns(table: _Table, found: TableFindings, settings: Settings) -> N
         found.findings.append(opened)
     if "status" in live and name in ("orders", "carts"):
         found.findings.append(_status_finding(table, found))
+    if "spend_month" in live and name == "marketing_spend" and found.rows:
+        found.findings.append(_month_start_finding(table))
 
 
 def _columns_finding(expected, found: TableFindings, settings: Settings) -> Finding:
@@ -684,6 +697,23 @@ def _status_finding(table: _Table, found: TableFindings) -> Finding:
     )
 
 
+def _month_start_finding(table: _Table) -> Finding:
+    """marketing_spend: a spend_month that is not the first day of a month (not_month_start)."""
+    parsed = table.parsed("spend_month")
+    off, example = table.one(
+        f"select count(*), min(p) from (select {parsed} as p from {table.name}{table.fence}) s "
+        "where substr(p, 9, 2) <> '01'"
+    )
+    if not off:
+        return Finding("spend months", "ok", "every spend_month is the first day of its month")
+    return Finding(
+        "spend months",
+        "warn",
+        f"{off} row{_s(off)} whose spend_month is not the first day of a month, e.g. {example[:10]}",
+        "these rows are quarantined (not_month_start): date each month's spend on its first day",
+    )
+
+
 def _key(value) -> str:
     """A grouped value as a JSON object key."""
     return "(null)" if value is None else str(value)
@@ -720,7 +750,7 @@ def _check_relations(conn: Connection, report: SourceReport, reporting_currency:
     if not usable("fx_rates", "currency"):
         return
     rated = {row[0] for row in conn.execute(text("select distinct currency from fx_rates")) if row[0]}
-    for name in ("products", "orders", "carts"):
+    for name in ("products", "orders", "carts", "marketing_spend"):
         if not usable(name, "currency"):
             continue
         counts = conn.execute(

@@ -51,9 +51,13 @@ def project_vars(settings: Settings) -> dict[str, str]:
     edits dbt_project.yml to onboard a shop. The run date is not one of them: it goes in
     NURTURE_RUN_DATE (see the run_date() macro), so that vars stay the same from day to
     day and dbt reuses its parse of the project."""
+    from nurture.export.config import load_export_config  # the export package imports this one
+
     return {
         "history_start_date": settings.start_date.isoformat(),
         "reporting_currency": settings.reporting_currency,
+        # Detectable uplift is sized for the holdout share the exports apply.
+        "uplift_holdout_share": load_export_config(settings).guards.holdout_share,
     }
 
 

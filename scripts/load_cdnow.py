@@ -27,7 +27,8 @@ How it is mapped, and what is made up because the data does not have it:
   as that customer's first purchase (they are in the 2,357 with x = 0 and T measured from
   that day). Calling them 'cancelled' would invent a status and turn 8 buyers into
   prospects who never bought. The data has no 0-CD records; one would be refused.
-- No carts and no fx_rates (everything is USD: set ``NURTURE_REPORTING_CURRENCY=USD``).
+- No carts and no fx_rates (everything is USD: set ``NURTURE_REPORTING_CURRENCY=USD``), and no
+  marketing spend (its optional table is created empty: no CAC).
 
 Timestamps are naive UTC Python datetimes written through SQLAlchemy, so SQLite stores them
 in SQLAlchemy's default text format (and PostgreSQL as ``timestamp``).
@@ -217,7 +218,7 @@ def describe(records: list[Record], rows: dict[str, list[dict]]) -> list[str]:
         f"{len(records):,} purchase records, {min(days)} .. {max(days)}, ${revenue:,.2f} in total",
         "  "
         + ", ".join(f"{name} {len(table_rows):,}" for name, table_rows in rows.items())
-        + ", carts 0, fx_rates 0",
+        + ", carts 0, fx_rates 0, marketing_spend 0",
         f"  product 'CD' at ${rows['products'][0]['price']} (median value per CD), currency {CURRENCY}",
         f"  {zero} order(s) of $0.00 kept as paid; {same_day} order(s) on a day the customer already bought",
         "  consent_email / consent_sms / consent_push: false for every customer (nothing may be exported)",

@@ -267,3 +267,97 @@ def newcombe_interval(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float]
     (l1, u1), (l0, u0) = wilson_interval(x1, n1, z), wilson_interval(x0, n0, z)
     p1, p0 = x1 / n1, x0 / n0
     return p1 - p0 - math.hypot(p1 - l1, u0 - p0), p1 - p0 + math.hypot(u1 - p1, p0 - l0)
+
+
+def _power(difference: float, rate: float, treated: float, holdout: float, z: float) -> float:
+    """Power of the two-sided test of a difference of rates (its far tail, below 1e-5, left out)."""
+    standard_error = math.sqrt(rate * (1 - rate) * (1 / treated + 1 / holdout))
+    return NormalDist().cdf(difference / standard_error - z)
+
+
+def _bisect(increasing, target: float, lo: float, hi: float) -> float:
+    """The x in [lo, hi] where an increasing function reaches target."""
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if increasing(mid) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def min_detectable_uplift(rate: float, entrants: float, holdout_share: float, power: float = 0.8) -> float:
+    """The difference of rates detected with ``power`` at 5 % (two-sided), by solving the
+    power equation numerically (the SQL uses the closed form)."""
+    z = NormalDist().inv_cdf(0.975)
+    treated, holdout = entrants * (1 - holdout_share), entrants * holdout_share
+    return _bisect(lambda d: _power(d, rate, treated, holdout, z), power, 0.0, 10.0)
+
+
+def entrants_to_detect(rate: float, effect: float, holdout_share: float, power: float = 0.8) -> float:
+    """Entrants needed to detect ``effect`` with ``power`` at 5 % (two-sided), numerically."""
+    z = NormalDist().inv_cdf(0.975)
+    return math.exp(
+        _bisect(
+            lambda log_n: _power(
+                effect, rate, math.exp(log_n) * (1 - holdout_share), math.exp(log_n) * holdout_share, z
+            ),
+            power,
+            -10.0,
+            40.0,
+        )
+    )
+
+
+def acquisition_cost_reference(
+    db_path: str, run_date: date, history_start: date, paid_orders: pd.DataFrame, margin_share: float
+) -> pd.DataFrame:
+    """CAC and payback per month with spend (rpt_monthly_acquisition_cost's definitions),
+    from the shop database's marketing_spend and fx_rates and ``paid_orders``
+    (customer_id, purchase_date, total_reporting; every paid order up to run_date)."""
+    with sqlite3.connect(db_path) as con:
+        spend = _visible(pd.read_sql("select * from marketing_spend", con), run_date)
+        rates = _visible(pd.read_sql("select * from fx_rates", con), run_date)
+    rates["month"] = pd.to_datetime(rates["rate_date"]).dt.to_period("M")
+    rates["rate_date"] = pd.to_datetime(rates["rate_date"])
+    monthly = rates.groupby(["currency", "month"])["rate_to_reporting"].mean()
+
+    def rate(currency: str, month: pd.Timestamp) -> float:
+        if currency == "EUR":
+            return 1.0
+        if (currency, month.to_period("M")) in monthly.index:
+            return monthly[(currency, month.to_period("M"))]
+        before = rates[(rates["currency"] == currency) & (rates["rate_date"] < month)]
+        return before.sort_values("rate_date")["rate_to_reporting"].iloc[-1] if len(before) else math.nan
+
+    spend["month"] = pd.to_datetime(spend["spend_month"])
+    spend["spend_reporting"] = [
+        round(float(s) * rate(c, m), 2)
+        for s, c, m in zip(spend["spend"], spend["currency"], spend["month"], strict=True)
+    ]
+    orders = paid_orders.assign(month=pd.to_datetime(paid_orders["purchase_date"]).dt.to_period("M"))
+    first = orders.groupby("customer_id")["month"].min().rename("cohort")
+    orders = orders.join(first, on="customer_id")
+    run_month = pd.Timestamp(run_date).to_period("M")
+    rows = []
+    for month, spent in spend.groupby("month")["spend_reporting"].sum().items():
+        period = month.to_period("M")
+        if not pd.Timestamp(history_start).to_period("M") <= period <= run_month:
+            continue
+        cohort = orders[orders["cohort"] == period]
+        size = cohort["customer_id"].nunique()
+        cac = spent / size if size else math.nan
+        payback, margin = None, math.nan
+        for k in range((run_month - period).n + 1):
+            margin = margin_share * cohort.loc[cohort["month"] <= period + k, "total_reporting"].sum() / size
+            if payback is None and margin >= cac:
+                payback = k
+        rows.append(
+            {
+                "month_start_date": month.date(),
+                "spend_reporting": spent,
+                "new_customers": size,
+                "cac_reporting": cac,
+                "months_observed": (run_month - period).n,
+                "margin_per_customer_to_date": margin,
+                "payback_months": payback,
+            }
+        )
+    return pd.DataFrame(rows)

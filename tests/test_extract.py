@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import shutil
 import sqlite3
+from contextlib import closing
 from datetime import date, datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -14,8 +17,8 @@ import yaml
 from nurture.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
 from nurture.extract.event_logs import EVENT_TYPES as EXTRACT_EVENT_TYPES
 from nurture.extract.event_logs import LOG_NAME, SourceMissingError, extract_event_logs
-from nurture.extract.raw_zone import QUARANTINE, partition_dir
-from nurture.extract.shop_tables import extract_shop_tables
+from nurture.extract.raw_zone import AUDIT, QUARANTINE, partition_dir
+from nurture.extract.shop_tables import SourceUnavailableError, arrow_schema, extract_shop_tables
 from nurture.generate.engagement import EVENT_TYPES as GENERATED_EVENT_TYPES
 from nurture.shop_schema import SHOP_TABLES
 from tests.conftest import day_interval, land_customers, midnight
@@ -90,6 +93,40 @@ def test_a_refund_lands_on_the_day_it_happened(small_shop, tmp_path):
     rows = read_partition(tmp_path, "orders", refund_day).to_pylist()
     refunded = [r for r in rows if r["order_id"] == order_id]
     assert [r["status"] for r in refunded] == ["refunded"]
+
+
+def test_a_shop_without_marketing_spend_lands_it_empty_and_says_so_once(small_shop, tmp_path, caplog):
+    """marketing_spend is optional: without it every day gets an empty partition and an
+    audit line, as an empty table would; any other table missing stays an error."""
+    settings, shop = small_shop
+    db = tmp_path / "shop.db"
+    shutil.copy(settings.shop_db_url.removeprefix("sqlite:///"), db)
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("drop table marketing_spend")
+    raw, first = tmp_path / "raw", shop.end - timedelta(days=2)
+    days = [first + timedelta(days=offset) for offset in range(3)]
+    window = midnight(first), midnight(shop.end + timedelta(days=1))
+    with caplog.at_level(logging.INFO, logger="nurture.extract.shop_tables"):
+        results = extract_shop_tables(f"sqlite:///{db}", raw, *window)
+    assert [m for m in caplog.messages if "marketing_spend" in m] == [
+        "shop table marketing_spend not found: no spend input; CAC and payback stay empty"
+    ]
+    spend = [r for r in results if r.table == "marketing_spend"]
+    assert [(r.day, r.read, r.accepted, r.quarantined) for r in spend] == [(str(d), 0, 0, 0) for d in days]
+    assert {r.table for r in results} == set(SHOP_TABLES) and any(r.read for r in results)
+    for r in results:
+        assert r.read == r.accepted + r.quarantined, r
+    for day in days:
+        landed = read_partition(raw, "marketing_spend", day)
+        assert landed.num_rows == 0 and landed.schema.equals(arrow_schema(SHOP_TABLES["marketing_spend"]))
+        assert read_partition(raw / QUARANTINE, "marketing_spend", day).num_rows == 0
+        [audit] = read_partition(raw / AUDIT, "marketing_spend", day).to_pylist()
+        assert (audit["rows_read"], audit["rows_accepted"], audit["rows_quarantined"]) == (0, 0, 0)
+
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("drop table carts")
+    with pytest.raises(SourceUnavailableError, match="table carts not found"):
+        extract_shop_tables(f"sqlite:///{db}", tmp_path / "again", *day_interval(shop.end))
 
 
 def test_events_are_accepted_or_quarantined_never_lost(small_shop, tmp_path):

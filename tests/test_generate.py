@@ -86,6 +86,32 @@ def test_most_buyers_buy_once_and_a_minority_often(year_shop):
     assert prospects > 0.2 * len(tables["customers"]), "many sign up and never buy"
 
 
+def test_marketing_spend_covers_each_channel_and_reported_month_at_a_plausible_cac(year_shop):
+    """Spend per month and channel, in EUR and USD, sized so that the blended acquisition
+    cost (spend in EUR over the month's first-time buyers) is a plausible 20-60 EUR."""
+    _, shop, tables = year_shop
+    spend = tables["marketing_spend"]
+    month = pd.to_datetime(spend["spend_month"]).dt.to_period("M")
+    updated = pd.to_datetime(spend["updated_at"])
+    # Every month of the history but the last, which is reported after the shop's last day.
+    reported = pd.period_range(shop.start, shop.end, freq="M")[:-1]
+    channels = {"search", "social", "affiliate"}
+    assert sorted(zip(month, spend["channel"], strict=True)) == sorted(
+        (m, c) for m in reported for c in channels
+    )
+    assert (pd.to_datetime(spend["spend_month"]).dt.day == 1).all()
+    assert (updated > month.dt.end_time).all() and (updated.dt.date <= shop.end).all()
+    assert set(spend["currency"]) >= {"EUR", "USD"} and (spend["spend"] > 0).all()
+
+    fx = tables["fx_rates"].assign(month=pd.to_datetime(tables["fx_rates"]["rate_date"]).dt.to_period("M"))
+    rate = fx.groupby(["month", "currency"])["rate_to_reporting"].mean()
+    in_eur = spend["spend"] * [rate[m, c] for m, c in zip(month, spend["currency"], strict=True)]
+    first = pd.to_datetime(tables["orders"].groupby("customer_id")["ordered_at"].min())
+    buyers = first.dt.to_period("M").value_counts()
+    cac = in_eur.groupby(month).sum() / buyers.reindex(reported)
+    assert 20 < cac.median() < 60 and cac.between(10, 100).all(), cac
+
+
 def test_refunds_update_the_order_and_its_items(year_shop):
     _, _, tables = year_shop
     orders, items = tables["orders"], tables["order_items"]

@@ -100,6 +100,35 @@ def test_every_bad_order_kind_is_quarantined_with_its_field_and_rule(shop_copy, 
     }  # fmt: skip
 
 
+def test_bad_marketing_spend_rows_are_quarantined_with_their_field_and_rule(shop_copy, tmp_path):
+    shop, db, limits = shop_copy
+    day = shop.end - timedelta(days=1)  # no generated spend is reported that day
+    stamp = f"{day} 09:00:00.000000"
+    rows = {  # channel: (spend_month, spend, currency, the expected (field, rule) or None)
+        "podcast": ("2025-05-01", 120.0, "EUR", None),
+        "tv": ("2025-05-01", -50.0, "EUR", ("spend", "negative_amount")),
+        "radio": ("2025-05-01", 80.0, "XXX", ("currency", "unknown_currency")),
+        "print": ("2025-05-15", 80.0, "EUR", ("spend_month", "not_month_start")),
+    }
+    with sqlite3.connect(db) as con:
+        con.executemany(
+            "insert into marketing_spend values (?, ?, ?, ?, ?)",
+            [(month, channel, spend, cur, stamp) for channel, (month, spend, cur, _) in rows.items()],
+        )
+    raw = tmp_path / "raw"
+    [result] = extract_shop_tables(f"sqlite:///{db}", raw, *day_interval(day), ["marketing_spend"], limits)
+    quarantined = quarantine_rows(raw, "marketing_spend", day)
+    reasons = {json.loads(q["raw_line"])["channel"]: (q["field"], q["rule"]) for q in quarantined}
+    assert reasons == {channel: row[3] for channel, row in rows.items() if row[3]}
+    assert all(q["source_file"] == "shop:marketing_spend" for q in quarantined)
+    accepted = pq.read_table(partition_dir(raw, "marketing_spend", day) / "part-0.parquet").to_pylist()
+    assert [(r["channel"], str(r["spend_month"]), float(r["spend"])) for r in accepted] == [
+        ("podcast", "2025-05-01", 120.0)
+    ]
+    assert (result.read, result.accepted, result.quarantined) == (4, 1, 3)
+    assert audit_row(raw, "marketing_spend", day)["rows_read"] == 4
+
+
 def test_an_invalid_email_quarantines_the_customer_row(shop_copy, tmp_path):
     shop, db, limits = shop_copy
     day = shop.end
@@ -219,7 +248,8 @@ def test_raw_rows_in_equal_accepted_plus_quarantined_for_every_dataset_and_day(s
     extract_event_logs(settings.log_dir, tmp_path / "raw", start, end)
     raw = tmp_path / "raw"
     rows = 0
-    for dataset in ("customers", "fx_rates", "products", "orders", "order_items", "carts", "events"):
+    datasets = ("customers", "fx_rates", "marketing_spend", "products", "orders", "order_items", "carts")
+    for dataset in (*datasets, "events"):
         for offset in range(7):
             day = first + timedelta(days=offset)
             counts = audit_row(raw, dataset, day)

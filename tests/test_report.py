@@ -3,7 +3,9 @@ shop run for several days through the pipeline's steps (real dbt, real exports).
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import duckdb
@@ -16,9 +18,14 @@ from nurture import bi, pipeline
 from nurture.config import DBT_PROJECT_DIR
 from nurture.erasure import apply_erasures, request_erasure
 from nurture.export.config import DEFAULT_FILE
-from nurture.report.build import SECTIONS, report_path
+from nurture.report.build import NO_SPEND_INPUT, SECTIONS, build_report, report_path
 from tests.conftest import day_interval, make_shop, midnight
-from tests.reference import newcombe_interval
+from tests.reference import (
+    acquisition_cost_reference,
+    entrants_to_detect,
+    min_detectable_uplift,
+    newcombe_interval,
+)
 
 DAYS = 5
 HOLDOUT_SHARE = 0.3  # a large holdout, so both groups have customers on a small shop
@@ -175,6 +182,136 @@ def test_uplift_matches_an_independent_pandas_computation(report_shop):
     interval = got[["rate_uplift_ci_low", "rate_uplift_ci_high", "revenue_uplift_ci_low"]]
     assert interval[small].isna().all().all() and got.loc[small, reasons].notna().all()
     assert interval[~small].notna().all().all() and got.loc[~small, reasons].isna().all()
+
+
+def pandas_detectable(uplift: pd.DataFrame, holdout_share: float) -> pd.DataFrame:
+    """rpt_campaign_detectable_uplift from fct_campaign_uplift's rows, by its docs (detectable_uplift)."""
+    last_run = uplift["entry_date"].max()
+    lookback_start = last_run - timedelta(days=VARS["uplift_entry_lookback_days"])
+    shares = sorted({*VARS["uplift_holdout_share_options"], holdout_share})
+    rows = []
+    for segment, rows_of in uplift.groupby("segment"):
+        first_run = rows_of.loc[rows_of["is_first_run"], "entry_date"].min()
+        entry_days = (last_run - max(lookback_start, first_run)).days
+        later = rows_of[~rows_of["is_first_run"]]
+        recent = later[later["entry_date"] > lookback_start]
+        entrants = int((recent["treated_customers"] + recent["holdout_customers"]).sum())
+        per_day = entrants / entry_days if entry_days > 0 else math.nan
+        complete = later[later["is_complete"]]
+        both = lambda f, what: f[f"treated_{what}"] + f[f"holdout_{what}"]  # noqa: E731
+        rate, source = math.nan, None
+        for label, customers, buyers, frame in (
+            ("holdout", complete["holdout_customers"], complete["holdout_buyers"], None),
+            ("all entrants", both(complete, "customers"), both(complete, "buyers"), None),
+            ("holdout, extrapolated", later["holdout_customers"], later["holdout_buyers"], later),
+            ("all entrants, extrapolated", both(later, "customers"), both(later, "buyers"), later),
+        ):
+            if customers.sum() >= MIN_GROUP:
+                if frame is None:
+                    rate = buyers.sum() / customers.sum()
+                else:  # a constant daily hazard over the customer-days observed
+                    hazard = buyers.sum() / (customers * frame["days_observed"]).sum()
+                    rate = 1 - math.exp(-WINDOW_DAYS * hazard)
+                source = label
+                break
+        for share in shares:
+            usable = per_day > 0 and 0 < rate < 1
+            window = per_day * VARS["uplift_detection_window_days"]
+            rows.append(
+                {
+                    "segment": segment,
+                    "holdout_share": share,
+                    "is_current_share": share == holdout_share,
+                    "entrants": entrants,
+                    "entrants_per_day": per_day,
+                    "base_rate": rate,
+                    "base_rate_source": source,
+                    "min_detectable_uplift": min_detectable_uplift(rate, window, share)
+                    if usable
+                    else math.nan,
+                    "days_to_detect_target": math.ceil(
+                        entrants_to_detect(rate, VARS["uplift_target_effect"], share) / per_day
+                    )
+                    if usable
+                    else math.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_detectable_uplift_matches_an_independent_computation(report_shop):
+    settings, _ = report_shop
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        uplift = con.execute("select * from fct_campaign_uplift").df()
+        mart = con.execute("select * from rpt_campaign_detectable_uplift").df()
+    uplift["entry_date"] = pd.to_datetime(uplift["entry_date"]).dt.date
+    want = pandas_detectable(uplift, HOLDOUT_SHARE).set_index(["segment", "holdout_share"]).sort_index()
+    got = mart.set_index(["segment", "holdout_share"]).sort_index()
+    assert list(got.index) == list(want.index)
+    assert got["is_current_share"].tolist() == want["is_current_share"].tolist()
+    assert got["base_rate_source"].fillna("").tolist() == want["base_rate_source"].fillna("").tolist()
+    for column in (
+        "entrants",
+        "entrants_per_day",
+        "base_rate",
+        "min_detectable_uplift",
+        "days_to_detect_target",
+    ):
+        assert np.allclose(
+            got[column].astype(float), want[column].astype(float), rtol=1e-6, equal_nan=True
+        ), column
+    # Rows on both sides: a segment with an MDE, and one with a reason instead.
+    assert got["min_detectable_uplift"].notna().any() and got["null_reason"].notna().any()
+    assert (got["min_detectable_uplift"].isna() == got["null_reason"].notna()).all()
+    # A larger holdout detects a smaller uplift.
+    for _, rows in got.dropna(subset=["min_detectable_uplift"]).groupby(level="segment"):
+        assert rows["min_detectable_uplift"].is_monotonic_decreasing
+
+
+def test_acquisition_cost_matches_an_independent_computation(report_shop):
+    settings, days = report_shop
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        paid = con.execute(
+            "select customer_id, ordered_date as purchase_date, total_reporting from fct_orders "
+            "where is_paid and ordered_date <= ?",
+            [days[-1]],
+        ).df()
+        mart = con.execute("select * from rpt_monthly_acquisition_cost order by month_start_date").df()
+    want = acquisition_cost_reference(
+        settings.shop_db_url.removeprefix("sqlite:///"),
+        days[-1],
+        settings.start_date,
+        paid,
+        VARS["gross_margin_share"],
+    )
+    assert len(want) >= 3, "the generated shop has spend in several months"
+    mart["month_start_date"] = pd.to_datetime(mart["month_start_date"]).dt.date
+    assert mart["month_start_date"].tolist() == want["month_start_date"].tolist()
+    assert mart["new_customers"].tolist() == want["new_customers"].tolist()
+    assert np.allclose(mart["spend_reporting"].astype(float), want["spend_reporting"], atol=0.011)
+    for column in ("cac_reporting", "margin_per_customer_to_date"):
+        assert np.allclose(mart[column].astype(float), want[column], rtol=1e-4), column
+    assert mart["months_observed"].tolist() == want["months_observed"].tolist()
+    assert mart["payback_months"].astype("Int64").tolist() == want["payback_months"].astype("Int64").tolist()
+    assert mart["payback_months"].notna().any(), "some month is paid back"
+
+
+def test_the_report_says_so_when_there_is_no_spend_input(report_shop, tmp_path):
+    """A shop without marketing_spend: an empty mart, and the report says why, not "no data yet"."""
+    settings, days = report_shop
+    snapshot = tmp_path / "bi" / "snapshots" / "no-spend"
+    snapshot.mkdir(parents=True)
+    for table in bi.current_dir(settings).resolve().glob("*.parquet"):
+        (snapshot / table.name).symlink_to(table)
+    empty = snapshot / "rpt_monthly_acquisition_cost.parquet"
+    empty.unlink()
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * from '{table.parent}/{empty.name}' limit 0) to '{empty}'")
+    (tmp_path / "bi" / "current").symlink_to(snapshot)
+    page = build_report(replace(settings, home=tmp_path), days[-1]).read_text()
+    assert NO_SPEND_INPUT.replace("'", "&#39;") in page
+    assert 'data-chart="acquisition_cost" data-points="0"' in page
+    assert "No data yet" not in page
 
 
 def test_bi_snapshot_reads_while_the_warehouse_is_locked_and_forgets_erased_customers(report_shop):

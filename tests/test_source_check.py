@@ -212,6 +212,30 @@ def test_a_missing_optional_column_is_a_blocker_until_declared_absent(tmp_path, 
     assert_printable(report)
 
 
+def test_marketing_spend_is_optional_and_checked_like_the_other_tables(problem_shop, tmp_path, monkeypatch):
+    [absent] = [t for t in problem_shop.tables if t.table == "marketing_spend"]
+    assert not absent.present and [(f.check, f.verdict, f.message) for f in absent.findings] == [
+        ("table", "ok", "not found (optional): no spend input; CAC and payback stay empty")
+    ]
+    spend = """spend_month date not null, channel varchar(32) not null, spend numeric(14, 2) not null,
+        currency varchar(3) not null, updated_at datetime not null, primary key (spend_month, channel)"""
+    stamp = "2025-02-05 09:00:00.000000"
+    rows = [("2025-01-01", "search", 500, "EUR", stamp), ("2025-01-15", "social", 300, "EUR", stamp),
+            ("2025-01-01", "affiliate", 100, "USD", stamp)]  # fmt: skip
+    db = tmp_path / "spend.db"
+    build_shop(db, DDL | {"marketing_spend": spend}, ROWS | {"marketing_spend": rows})
+    report = check_source(settings_for(tmp_path, monkeypatch, db, tmp_path / "no-logs"))
+    assert {check: v for (where, check), v in flagged(report).items() if where == "marketing_spend"} == {
+        "spend months": "warn",
+        "currencies": "warn",
+    }
+    assert message(report, "marketing_spend", "spend months").startswith(
+        "1 row whose spend_month is not the first day of a month, e.g. 2025-01-15"
+    )
+    assert message(report, "marketing_spend", "currencies").startswith("USD (1 row) without rates")
+    assert_printable(report)
+
+
 def test_only_optional_shop_columns_can_be_declared_absent(monkeypatch, tmp_path):
     for value, error in [
         ("customers.email", "every customers row needs email"),

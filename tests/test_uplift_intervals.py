@@ -1,6 +1,7 @@
 """The uplift interval's SQL (dbt macros, plain arithmetic) against an independent Python
 implementation and Newcombe's published figures, on fixed cases: 0 of n, n of n, tiny
-groups, and a rate near 0 against one near 1. Run on DuckDB and on PostgreSQL."""
+groups, and a rate near 0 against one near 1; and the detectable-uplift macros (closed
+form) against the power equation solved numerically. Run on DuckDB and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from nurture.config import load_settings
 from nurture.transform import run_dbt
-from tests.reference import newcombe_interval
+from tests.reference import entrants_to_detect, min_detectable_uplift, newcombe_interval
 
 # (x1, n1, x0, n0) and, where Newcombe (1998, table II, method 10) publishes it, the interval.
 CASES = {
@@ -31,18 +32,47 @@ CASES = {
 }
 
 
+# (base rate, entrants, holdout share, effect): rates near 0, 1/2 and 1, tiny and large
+# windows, a 5 % and a 50 % holdout.
+POWER_CASES = [
+    (0.3, 1000, 0.1, 0.02),
+    (0.01, 50, 0.05, 0.005),
+    (0.5, 100000, 0.5, 0.001),
+    (0.99, 12, 0.2, 0.3),
+    (0.08, 300, 0.05, 0.02),
+]
+
+
+def compiled(tmp_path_factory, inline: str) -> str:
+    """An inline query compiled by dbt: the project's macros rendered for the engine."""
+    settings = load_settings(tmp_path_factory.mktemp("macros"))
+    outcome = run_dbt(settings, ["compile", "--inline", inline], date(2025, 12, 31))
+    assert outcome.success, outcome.exception
+    return outcome.result.results[0].node.compiled_code
+
+
 @pytest.fixture(scope="module")
 def interval_sql(tmp_path_factory) -> str:
-    """The macros compiled by dbt into one query over the cases."""
-    settings = load_settings(tmp_path_factory.mktemp("intervals"))
+    """The interval macros compiled into one query over the cases."""
     values = ", ".join(str(case) for case in CASES)
     bounds = ", ".join(
         f"{{{{ newcombe_difference_bound('x1', 'n1', 'x0', 'n0', '{b}') }}}} as {b}" for b in ("low", "high")
     )
-    inline = f"select x1, n1, x0, n0, {bounds} from (values {values}) as cases (x1, n1, x0, n0)"
-    outcome = run_dbt(settings, ["compile", "--inline", inline], date(2025, 12, 31))
-    assert outcome.success, outcome.exception
-    return outcome.result.results[0].node.compiled_code
+    return compiled(
+        tmp_path_factory, f"select x1, n1, x0, n0, {bounds} from (values {values}) as cases (x1, n1, x0, n0)"
+    )
+
+
+@pytest.fixture(scope="module")
+def power_sql(tmp_path_factory) -> str:
+    """The detectable-uplift macros compiled into one query over the cases."""
+    values = ", ".join(str(case) for case in POWER_CASES)
+    return compiled(
+        tmp_path_factory,
+        "select p, n, h, d, {{ min_detectable_uplift('p', 'n', 'h') }} as mde,"
+        " {{ entrants_to_detect('p', 'd', 'h') }} as needed"
+        f" from (values {values}) as cases (p, n, h, d)",
+    )
 
 
 def check(rows) -> None:
@@ -67,3 +97,24 @@ def test_the_sql_interval_equals_newcombes_on_postgresql(interval_sql, pg_url):
     with psycopg2.connect(pg_url) as con, con.cursor() as cur:
         cur.execute(interval_sql)
         check(cur.fetchall())
+
+
+def check_power(rows) -> None:
+    assert len(rows) == len(POWER_CASES)
+    for p, n, h, d, mde, needed in rows:
+        case = (float(p), int(n), float(h), float(d))
+        assert float(mde) == pytest.approx(min_detectable_uplift(*case[:3]), rel=1e-6), case
+        assert float(needed) == pytest.approx(entrants_to_detect(case[0], case[3], case[2]), rel=1e-6), case
+
+
+def test_the_sql_detectable_uplift_solves_the_power_equation_on_duckdb(power_sql):
+    with duckdb.connect() as con:
+        check_power(con.execute(power_sql).fetchall())
+
+
+def test_the_sql_detectable_uplift_solves_the_power_equation_on_postgresql(power_sql, pg_url):
+    import psycopg2
+
+    with psycopg2.connect(pg_url) as con, con.cursor() as cur:
+        cur.execute(power_sql)
+        check_power(cur.fetchall())

@@ -19,6 +19,9 @@ session in UTC); SQLite text in any ISO-8601 form ('T' or space, with or without
 fraction, 'Z' or a +hh:mm offset) and epoch seconds stored as numbers are selected a
 little wide in SQL and placed exactly in DuckDB. Every timestamp lands as naive UTC.
 
+A table of OPTIONAL_TABLES the shop database does not have lands empty partitions (and
+audit lines) for every day, as an empty table would; any other missing table is an error.
+
 A row whose ``updated_at`` fits no window is quarantined once, by the first extract that
 finds it, on that extract's last day; later extracts skip it while the quarantine holds it
 for a day they do not rewrite. Those are null, and text or numbers off the shop's calendar
@@ -30,6 +33,7 @@ sorts into. An updated_at that does not read is (updated_at, wrong_type), or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -51,6 +55,7 @@ from sqlalchemy import (
     Table,
     cast,
     create_engine,
+    inspect,
     literal_column,
     null,
     or_,
@@ -64,6 +69,7 @@ from nurture.config import ORDER_STATUSES
 from nurture.extract.limits import DEFAULT_LIMITS, FUTURE_TOLERANCE, Limits
 from nurture.extract.raw_zone import (
     QUARANTINE,
+    QUARANTINE_SCHEMA,
     days_in_interval,
     utc_naive,
     write_audit,
@@ -71,6 +77,8 @@ from nurture.extract.raw_zone import (
     write_quarantine,
 )
 from nurture.shop_schema import SHOP_TABLES
+
+log = logging.getLogger(__name__)
 
 CHUNK = timedelta(days=7)
 # The timestamps DuckDB reads: ISO-8601, UTC offsets below a day (the SQL's margin).
@@ -84,7 +92,13 @@ CALENDAR_END = datetime(3000, 1, 1)  # an updated_at from then on fits no window
 TEXT_BOUND = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime on SQLite
 SQLALCHEMY_LIKE = "____-__-__ __:__:__.______"  # the shape of TEXT_BOUND
 SQLITE_KEY = "%Y-%m-%d %H:%M:%f"  # SQLite's own reading of a time, to the millisecond
-EXTRACT_ORDER = ("customers", "fx_rates", "products", "orders", "order_items", "carts")
+# Customers land before orders and carts (UNKNOWN_CUSTOMER below). Known currencies come
+# from the shop's fx_rates before any table is read (load_known_currencies).
+EXTRACT_ORDER = ("customers", "fx_rates", "marketing_spend", "products", "orders", "order_items", "carts")
+# Tables a shop database may not have, and what follows without them. Most shops keep
+# their marketing spend in the ad platforms' accounts, not in the shop database: the
+# extract then lands empty partitions (so staging builds, empty) instead of failing.
+OPTIONAL_TABLES = {"marketing_spend": "no spend input; CAC and payback stay empty"}
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 CART_STATUSES = ("open", "converted", "abandoned")
 
@@ -125,6 +139,12 @@ TABLE_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("customer_id", "unknown_customer", UNKNOWN_CUSTOMER),
     ],
     "fx_rates": [("rate_to_reporting", "not_positive", "rate_to_reporting <= 0")],
+    # No absurd_amount: a month's spend on a channel may well exceed NURTURE_MAX_AMOUNT.
+    "marketing_spend": [
+        ("spend", "negative_amount", "spend < 0"),
+        ("currency", "unknown_currency", UNKNOWN_CURRENCY),
+        ("spend_month", "not_month_start", "dayofmonth(spend_month) <> 1"),
+    ],
 }
 
 
@@ -515,6 +535,10 @@ def extract_shop_tables(
         load_known_currencies(con, engine, limits.reporting_currency)
         for name in [t for t in EXTRACT_ORDER if t in (tables or EXTRACT_ORDER)]:
             expected = SHOP_TABLES[name]
+            if name in OPTIONAL_TABLES and not inspect(engine).has_table(name):
+                log.info("shop table %s not found: %s", name, OPTIONAL_TABLES[name])
+                results += _write_days(raw_dir, name, start, end, *_no_rows(expected), [], [])
+                continue
             refresh_known_customers(con, raw_dir)
             for chunk_start, chunk_end in _chunks(start, end):
                 # Rows off the calendar are looked for once, with the last chunk.
@@ -541,6 +565,12 @@ def extract_shop_tables(
         con.close()
         engine.dispose()
     return results
+
+
+def _no_rows(expected: Table) -> tuple[pa.Table, pa.Table]:
+    """No accepted and no quarantined rows, as ``check_table`` gives them for an empty window."""
+    quarantined = QUARANTINE_SCHEMA.append(pa.field("day", pa.date32()))
+    return arrow_schema(expected).empty_table(), quarantined.empty_table()
 
 
 def _chunks(start: datetime, end: datetime):

@@ -9,6 +9,9 @@ shop; opt-outs arrive through the engagement logs, as they do from the messaging
 platforms: email and SMS unsubscribes and hard bounces, push turned off, and push
 tokens reported invalid. So extracting the final database day by day
 gives every day the rows it would have had.
+
+The monthly marketing spend comes from its own random stream (derived from the seed), so
+adding it left every other table and log file as it was for a seed.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
 from nurture.generate.engagement import BLOCK_CUSTOMERS, event_blocks
+from nurture.generate.marketing import make_marketing_spend
 from nurture.generate.people import make_customers, make_products
 from nurture.generate.purchases import make_carts, make_fx_rates, make_orders, purchase_behaviour
 from nurture.generate.writers import reset_database, write_event_logs, write_table
@@ -72,6 +76,8 @@ def generate_shop(
     orders, items = make_orders(rng, calendar, people, traits, products)
     carts = make_carts(rng, calendar, people, traits, orders, items)
     fx_rates = make_fx_rates(rng, calendar)
+    spend_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    spend = make_marketing_spend(spend_rng, calendar, orders, fx_rates)
     step("shop database")
     engine = reset_database(shop_db_url)
     frames = {
@@ -81,6 +87,7 @@ def generate_shop(
         "order_items": items,
         "carts": carts,
         "fx_rates": fx_rates,
+        "marketing_spend": spend,
     }
     for name, frame in frames.items():
         write_table(engine, SHOP_TABLES[name], frame)

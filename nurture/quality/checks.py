@@ -23,7 +23,16 @@ from nurture.warehouse import model_relation, read_sql, record_results
 
 log = logging.getLogger(__name__)
 
-RAW_DATASETS = ("customers", "fx_rates", "products", "orders", "order_items", "carts", "events")
+RAW_DATASETS = (
+    "customers",
+    "fx_rates",
+    "marketing_spend",
+    "products",
+    "orders",
+    "order_items",
+    "carts",
+    "events",
+)
 MART_MODELS = ("dim_customers", "fct_orders", "dim_customer_audience")
 MAX_AUDIENCE_SHARE = 0.5  # a segment holding over half the customers earns a warning
 

@@ -322,6 +322,68 @@ def uplift(frame: pd.DataFrame) -> str:
     return _svg(fig)
 
 
+def detectable_uplift(frame: pd.DataFrame) -> str:
+    """Each segment's minimum detectable uplift against the holdout share; the current share marked."""
+    frame = frame.dropna(subset=["min_detectable_uplift"])
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    for segment, rows in frame.groupby("segment", sort=True):
+        line = ax.plot(
+            rows["holdout_share"], rows["min_detectable_uplift"], marker="o", markersize=3, label=segment
+        )
+        current = rows[rows["is_current_share"]]
+        ax.plot(
+            current["holdout_share"],
+            current["min_detectable_uplift"],
+            marker="o",
+            markersize=8,
+            markerfacecolor="none",
+            color=line[0].get_color(),
+        )
+    if len(frame):
+        target = frame["target_uplift"].iloc[0]
+        ax.axhline(target, color="#999", linewidth=0.8, linestyle="--")
+        ax.text(
+            1.0,
+            target,
+            f"target {target:.0%}",
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
+            va="bottom",
+            ha="right",
+            color="#666",
+        )
+    _percent(ax.xaxis)
+    _percent(ax.yaxis)
+    ax.set_xlabel("holdout share (circled: the current one)")
+    ax.set_ylabel("min. detectable uplift, 30 days")
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _svg(fig)
+
+
+def acquisition_cost(frame: pd.DataFrame) -> str:
+    """CAC per month against its cohort's margin per customer so far; payback months above the bars."""
+    fig, ax = plt.subplots(figsize=(11, 3.2))
+    x = np.arange(len(frame))
+    ax.bar(x - 0.2, frame["cac_reporting"].astype(float), width=0.4, label="CAC (spend / new customers)")
+    ax.bar(
+        x + 0.2,
+        frame["margin_per_customer_to_date"].astype(float),
+        width=0.4,
+        label="gross margin per customer so far",
+        color=PALETTE[2],
+    )
+    top = frame[["cac_reporting", "margin_per_customer_to_date"]].astype(float).max(axis=1).fillna(0)
+    for i, (months, height) in enumerate(zip(frame["payback_months"], top, strict=True)):
+        label = "not paid back" if pd.isna(months) else f"payback {int(months)} mo"
+        ax.text(i, height, label, ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(
+        x, [pd.Timestamp(m).strftime("%Y-%m") for m in frame["month_start_date"]], rotation=60, fontsize=7
+    )
+    ax.set_ylabel(f"per new customer ({_currency(frame)})")
+    ax.legend(frameon=False, ncols=2, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.02))
+    return _svg(fig)
+
+
 CHARTS = {
     "cohort_retention": cohort_retention,
     "stage_mix": stage_mix,
@@ -334,4 +396,6 @@ CHARTS = {
     "segment_sizes": segment_sizes,
     "segment_overlap": segment_overlap,
     "uplift": uplift,
+    "detectable_uplift": detectable_uplift,
+    "acquisition_cost": acquisition_cost,
 }

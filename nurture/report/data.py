@@ -108,6 +108,19 @@ QUERIES = {
         from stats
         order by segment
     """,
+    # Each segment's minimum detectable uplift by holdout share (the chart's lines).
+    "detectable_uplift": """
+        select segment, holdout_share, is_current_share, entrants_per_day, base_rate, base_rate_source,
+            min_detectable_uplift, target_uplift, days_to_detect_target, null_reason
+        from rpt_campaign_detectable_uplift
+        order by segment, holdout_share
+    """,
+    "acquisition_cost": """
+        select month_start_date, is_partial_month, spend_reporting, new_customers, cac_reporting,
+            gross_margin_share, months_observed, margin_per_customer_to_date, payback_months
+        from rpt_monthly_acquisition_cost
+        order by month_start_date
+    """,
     "checks": """
         with latest as (
             select * from audit__validation_results
