@@ -7,6 +7,7 @@ import copy
 import hashlib
 import itertools
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -107,6 +108,11 @@ def test_the_crm_api_holds_exactly_the_exported_members_after_each_day(three_day
             assert {int(k) for k in audiences[day].get(segment, {})} == exported, (segment, day)
 
 
+def e164(phone: str) -> str:
+    """A phone number as the exports normalise it before hashing: 00 as +, digits and + only."""
+    return re.sub(r"[^0-9+]", "", re.sub(r"^00", "+", phone.strip()))
+
+
 def assert_only_consenting_customers_exported(settings, day: date, crm_audiences: dict) -> None:
     """Every exported id (files, CRM API) and hashed email (ads) was reachable on its
     segment's channel on ``day``, by an independent pandas reading of the shop and its logs."""
@@ -120,10 +126,10 @@ def assert_only_consenting_customers_exported(settings, day: date, crm_audiences
     people = with_reachability(people, channel_suppressions(settings.log_dir, day))
     allowed_on = {c: set(people.loc[people[f"is_{c}able"], "customer_id"]) for c in ("email", "sms", "push")}
     channels = {s.name: s.channel for s in discover_segments(manifest_path(settings))}
-    hashes = {
-        hashlib.sha256(e.strip().lower().encode()).hexdigest()
-        for e in people.loc[people["is_emailable"], "email"]
-    }
+    emailable = people[people["is_emailable"]]
+    sha256 = lambda text: hashlib.sha256(text.encode()).hexdigest()  # noqa: E731
+    email_hashes = {sha256(e.strip().lower()) for e in emailable["email"]}
+    phone_hashes = {sha256(e164(p)) for p in emailable["phone"].dropna() if e164(p)}
     manifests = list(settings.exports_dir.glob(f"*/{day.isoformat()}/manifest.json"))
     assert manifests, f"nothing exported on {day}"
     for manifest in manifests:
@@ -132,9 +138,17 @@ def assert_only_consenting_customers_exported(settings, day: date, crm_audiences
         assert keys(manifest.parent / f"{segment}.csv") <= allowed, (segment, channels[segment], day)
     for segment in CRM_SEGMENTS:
         assert {int(k) for k in crm_audiences.get(segment, {})} <= allowed_on["email"], (segment, day)
-    for hashed in settings.exports_dir.glob(f"_ads/*/{day.isoformat()}/*.csv"):
-        if hashed.name not in ("removed.csv",) and hashed.stat().st_size:
-            assert set(pd.read_csv(hashed)["email_sha256"].dropna()) <= hashes, hashed
+    # The ad platform's files: hashes only, of customers reachable by email (removed.csv
+    # may name those who left).
+    ads = [f for f in settings.exports_dir.glob(f"_ads/*/{day.isoformat()}/*.csv") if f.name != "removed.csv"]
+    assert any(f.name == f"{f.parent.parent.name}.csv" for f in ads), f"no ads audience on {day}"
+    for hashed in ads:
+        frame = pd.read_csv(hashed, dtype=str)
+        assert list(frame.columns) == ["email_sha256", "phone_sha256"], hashed
+        values = frame.stack().dropna()
+        assert values.str.fullmatch("[0-9a-f]{64}").all(), f"{hashed}: a value that is not a SHA-256 hash"
+        assert set(frame["email_sha256"].dropna()) <= email_hashes, hashed
+        assert set(frame["phone_sha256"].dropna()) <= phone_hashes, hashed
 
 
 def test_no_customer_without_consent_is_exported_anywhere(three_days):
