@@ -17,6 +17,7 @@ from scipy.stats import spearmanr
 
 from nurture import pipeline
 from nurture.predict import btyd
+from nurture.predict.holdout import holdout_check
 from nurture.predict.step import PredictionError, horizon_days_from_project, predict_customer_value
 from nurture.transform import run_dbt
 from tests.conftest import make_shop, midnight
@@ -235,3 +236,14 @@ def test_step_refuses_inputs_built_for_another_day(shop_warehouse):
     settings, _ = shop_warehouse
     with pytest.raises(PredictionError, match="dbt build"):
         predict_customer_value(settings, RUN_DATE - timedelta(days=1))
+
+
+def test_the_holdout_check_reproduces_the_readme_figure_on_cdnow():
+    """scripts/validate_predictions.py --cdnow: the README quotes these figures."""
+    from scripts.validate_predictions import CDNOW_CUTOFF, cdnow_purchases
+
+    check = holdout_check(cdnow_purchases(), CDNOW_CUTOFF, 273)
+    assert check.customers == 2357
+    assert check.actual == 1882
+    assert check.predicted == pytest.approx(1653.4, abs=0.1)  # the paper's fit, over 39 weeks
+    assert round(check.error, 2) == -0.12
