@@ -145,7 +145,8 @@ async def on_deadline_missed(context: dict | None = None, hours: float | None = 
     alert = Alert(
         cause="deadline_missed",
         dag_id=str(get("dag_id", "") or kwargs.get("dag_id", "")),
-        run_id=str(get("run_id", "")),
+        # The triggerer passes the run as the REST API shows it: dag_run_id, not run_id.
+        run_id=str(get("run_id", "") or get("dag_run_id", "")),
         task_id="",
         message=f"not finished {hours:g} h after it was queued" if hours else "past its deadline",
         at=_now(),

@@ -1,8 +1,10 @@
 """`make airflow`'s Airflow, for real: `airflow standalone` comes up healthy with the
-project's DAGs listed and no import errors, and stops cleanly."""
+project's DAGs listed and no import errors, a run past its deadline raises
+`deadline_missed` (through the triggerer), and it stops cleanly."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -24,10 +26,19 @@ def wait_for(check, timeout: float = 180, every: float = 3):
     raise TimeoutError(f"not within {timeout}s")
 
 
+def deadline_alerts(settings) -> list[dict]:
+    path = settings.home / "alerts" / "alerts.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [a for a in map(json.loads, lines) if a["cause"] == "deadline_missed"]
+
+
 def test_standalone_is_healthy_lists_the_dags_without_import_errors_and_stops(tmp_path):
     settings = load_settings(tmp_path)
     port = free_port()
-    env = airflow_env(settings, api_port=port) | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    env = airflow_env(settings, api_port=port) | {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "NURTURE_DEADLINE_HOURS": "0.0005",  # 1.8 s: a run left queued (the DAG is paused) misses it
+    }
     log = tmp_path / "airflow" / "service-logs" / "standalone.log"
     init_metadata(env, log.with_name("init.log"))
 
@@ -43,6 +54,10 @@ def test_standalone_is_healthy_lists_the_dags_without_import_errors_and_stops(tm
         assert api.call("GET", "/importErrors")["total_entries"] == 0
         dag = api.call("GET", f"/dags/{DAG_ID}/details")
         assert {t["name"] for t in dag["tags"]} >= {"nurture", "daily"} and dag["max_active_runs"] == 1
+
+        run = api.call("POST", f"/dags/{DAG_ID}/dagRuns", {"logical_date": "2025-01-02T00:00:00Z"})
+        alerts = wait_for(lambda: deadline_alerts(settings), timeout=120)
+        assert alerts[0]["dag_id"] == DAG_ID and alerts[0]["run_id"] == run["dag_run_id"], alerts
 
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "the API server is stopped"
