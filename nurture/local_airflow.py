@@ -364,19 +364,23 @@ def backfill(
     dag_id: str = DAG_ID,
     timeout: float = 1800,
     progress: Callable[[str], None] | None = None,
+    downstream: tuple[str, ...] = (),
 ) -> list[dict]:
     """Backfill the days [first, last] through the scheduler; returns the finished runs.
 
     All writes go through the API server (SQLite takes one writer at a time).
     Raises if any run fails or the backfill does not finish within ``timeout``.
     ``progress`` gets a line at each poll: runs done, the running day and its tasks.
+    ``downstream``: asset-scheduled DAGs unpaused too; the services stay up until each
+    has run and none is queued or running.
     """
     env = env | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}  # loopback only
     airflow(env, "dags", "reserialize", log=log_dir / "reserialize.log")
     api = AirflowApi(int(env["AIRFLOW__API__PORT"]))
     with airflow_services(env, log_dir):
         api.wait_until_healthy()
-        api.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+        for name in (dag_id, *downstream):
+            api.call("PATCH", f"/dags/{name}", {"is_paused": False})
         api.call(
             "POST",
             "/backfills",
@@ -405,9 +409,21 @@ def backfill(
                     raise RuntimeError(
                         f"DAG runs failed for {failed}: see task logs in {env['AIRFLOW_HOME']}/logs"
                     )
+                _wait_for_downstream(api, downstream, deadline)
                 return runs
             time.sleep(3)
     raise TimeoutError(f"backfill {first}..{last} did not finish in {timeout}s")
+
+
+def _wait_for_downstream(api: AirflowApi, dag_ids: tuple[str, ...], deadline: float) -> None:
+    """Until every DAG in ``dag_ids`` has run at least once and none is queued or running."""
+    while dag_ids and time.monotonic() < deadline:
+        runs = {name: api.dag_runs(name) for name in dag_ids}
+        if all(r and all(run["state"] in ("success", "failed") for run in r) for r in runs.values()):
+            return
+        time.sleep(3)
+    if dag_ids:
+        raise TimeoutError(f"downstream DAGs {', '.join(dag_ids)} did not finish their runs")
 
 
 def _backfill_line(api: AirflowApi, dag_id: str, runs: list[dict], done: int, expected: int) -> str:

@@ -33,7 +33,7 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dags) == {"nurture_daily", "nurture_hourly_carts"}
+    assert set(dagbag.dags) == {"nurture_daily", "nurture_hourly_carts", "nurture_exports_notify"}
 
 
 def test_every_dag_is_documented_tagged_owned_and_retried(dagbag):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -15,6 +15,7 @@ import sqlalchemy
 
 from nurture import pipeline
 from nurture.erasure import forget
+from nurture.export.notify import notifications_path
 from nurture.local_airflow import airflow_env, backfill, dags_test, free_port, init_metadata
 from tests.conftest import make_shop, midnight
 from tests.reference import winback_reference
@@ -33,7 +34,7 @@ def airflow_run(tmp_path_factory):
     logs = settings.home / "service-logs"
     logs.mkdir()
     init_metadata(env, logs / "init.log")
-    runs = backfill(env, first, shop.end, logs, timeout=900)
+    runs = backfill(env, first, shop.end, logs, timeout=900, downstream=("nurture_exports_notify",))
     days = [first + timedelta(days=i) for i in range(BACKFILL_DAYS)]
     return settings, shop, env, runs, days
 
@@ -84,6 +85,24 @@ def test_the_scheduler_backfill_ends_green(airflow_run):
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in days]
     assert {r["state"] for r in runs} == {"success"}
     assert all(r["run_type"] == "backfill" for r in runs)
+
+
+def test_the_exports_feed_dag_records_what_each_run_published(airflow_run):
+    """nurture_exports_notify runs on the exports' asset events: its lines name the
+    backfill's runs, with the counts the manifests have."""
+    settings, _, _, runs, _ = airflow_run
+    lines = [json.loads(line) for line in notifications_path(settings).read_text().splitlines()]
+    run_ids = {r["dag_run_id"]: r["logical_date"][:10] for r in runs}
+    assert lines and {line["source_run_id"] for line in lines} <= set(run_ids)
+    winback = [
+        line for line in lines if (line["segment"], line["destination"]) == ("winback_lapsing", "files")
+    ]
+    assert winback, "the daily segment's file export is in the feed"
+    for line in winback:
+        day = date.fromisoformat(run_ids[line["source_run_id"]])
+        manifest = json.loads((segment_folder(settings, day) / "manifest.json").read_text())
+        data = next(f for f in manifest["files"] if f["path"] == "winback_lapsing.csv")
+        assert line["included"] == data["rows"] and line["source_dag_id"] == "nurture_daily"
 
 
 def test_each_day_has_a_complete_export_with_its_manifest(airflow_run):
