@@ -59,6 +59,10 @@ class Settings:
     # On DuckDB the marts read the raw zone in place: keep it longer than the history they need.
     raw_retention_days: int | None = None
     export_retention_days: int | None = None  # export copies, staged rows, journals, sync-log files
+    # Warehouse rows with personal data, per family (nurture.warehouse_retention; None: keep).
+    events_retention_days: int | None = None
+    allocations_retention_days: int | None = None
+    audit_retention_days: int | None = None
     freshness_hours: float = 12.0  # newest event must be this close to the interval end
 
     def dbt_env(self) -> dict[str, str]:
@@ -76,6 +80,16 @@ class Settings:
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+def _days(name: str) -> int | None:
+    """A period in days, or None when unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}={value!r} is not a number of days: set a whole number of at least 1")
+    return int(value)
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -156,11 +170,10 @@ def load_settings(home: Path | None = None) -> Settings:
         max_amount=float(os.environ.get("NURTURE_MAX_AMOUNT", "50000")),
         max_quarantine_share=float(os.environ.get("NURTURE_MAX_QUARANTINE_SHARE", "0.05")),
         quarantine_free_rows=int(os.environ.get("NURTURE_QUARANTINE_FREE_ROWS", "10")),
-        raw_retention_days=int(os.environ["NURTURE_RAW_RETENTION_DAYS"])
-        if os.environ.get("NURTURE_RAW_RETENTION_DAYS")
-        else None,
-        export_retention_days=int(os.environ["NURTURE_EXPORT_RETENTION_DAYS"])
-        if os.environ.get("NURTURE_EXPORT_RETENTION_DAYS")
-        else None,
+        raw_retention_days=_days("NURTURE_RAW_RETENTION_DAYS"),
+        export_retention_days=_days("NURTURE_EXPORT_RETENTION_DAYS"),
+        events_retention_days=_days("NURTURE_EVENTS_RETENTION_DAYS"),
+        allocations_retention_days=_days("NURTURE_ALLOCATIONS_RETENTION_DAYS"),
+        audit_retention_days=_days("NURTURE_AUDIT_RETENTION_DAYS"),
         freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "12")),
     )

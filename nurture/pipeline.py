@@ -294,14 +294,19 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
 
 
 def apply_retention(settings: Settings, run_date: date) -> int:
-    """Delete raw, quarantine and export files past their retention periods (none when unset)."""
+    """Delete raw, quarantine and export files, and warehouse rows with personal data, past
+    their retention periods (none when unset); returns files and rows removed."""
+    from nurture.export.config import load_export_config
     from nurture.privacy import purge_expired, purge_exports
+    from nurture.warehouse_retention import purge_warehouse_rows
 
     removed = 0
     if settings.raw_retention_days is not None:
         removed += len(purge_expired(settings.raw_dir, settings.raw_retention_days, run_date))
     if settings.export_retention_days is not None:
         removed += len(purge_exports(settings.exports_dir, settings.export_retention_days, run_date))
+    cap_days = load_export_config(settings).guards.window_days
+    removed += sum(purge_warehouse_rows(settings, run_date, cap_days).values())
     return removed
 
 

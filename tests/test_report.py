@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from nurture import bi, pipeline
-from nurture.config import DBT_PROJECT_DIR
+from nurture.config import DBT_PROJECT_DIR, load_settings
 from nurture.erasure import apply_erasures, request_erasure
 from nurture.export.config import DEFAULT_FILE
 from nurture.report.build import NO_SPEND_INPUT, SECTIONS, build_report, report_path
+from nurture.warehouse_retention import RetentionSettingError, check_periods
 from tests.conftest import day_interval, make_shop, midnight
 from tests.reference import (
     acquisition_cost_reference,
@@ -346,3 +347,46 @@ def test_bi_snapshot_reads_while_the_warehouse_is_locked_and_forgets_erased_cust
                     f"select count(*) from '{path}' where customer_id = ?", [victim]
                 ).fetchone()[0]
                 assert rows == 0, f"{path} still holds the erased customer"
+
+
+def test_retention_periods_delete_old_warehouse_rows_with_personal_data(report_shop, monkeypatch):
+    """Last in the module: it deletes rows. A run five days after the last one, with the
+    events kept 30 days, the allocations 7 (the frequency cap's window) and the audit 3."""
+    settings, days = report_shop
+    as_of = days[-1] + timedelta(days=5)
+    tables = {
+        "fct_engagement_events": ("cast(occurred_at as date)", 30),
+        "exports.allocations": ("run_date", 7),
+        "audit.validation_results": ("logical_date", 3),
+        "exports.sync_log": ("logical_date", 3),
+    }
+
+    def counts() -> dict[str, tuple[int, int]]:
+        """(rows before the table's cut-off, rows from it on)."""
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            return {
+                table: con.execute(
+                    f"select count(*) filter (where {column} < ?), count(*) filter (where {column} >= ?) "
+                    f"from {table}",
+                    [as_of - timedelta(days=period)] * 2,
+                ).fetchone()
+                for table, (column, period) in tables.items()
+            }
+
+    before = counts()
+    assert all(old > 0 for old, _ in before.values()), before
+    assert before["fct_engagement_events"][1] > 0 and before["exports.allocations"][1] > 0
+    periods = {"events_retention_days": 30, "allocations_retention_days": 7, "audit_retention_days": 3}
+    pipeline.apply_retention(replace(settings, **periods), as_of)
+    after = counts()
+    assert {table: old for table, (old, _) in after.items()} == dict.fromkeys(tables, 0)
+    assert {table: new for table, (_, new) in after.items()} == {t: new for t, (_, new) in before.items()}
+
+    # Periods that would break a rule are refused, not applied quietly.
+    with pytest.raises(RetentionSettingError, match="frequency cap"):
+        pipeline.apply_retention(replace(settings, allocations_retention_days=2), as_of)
+    with pytest.raises(RetentionSettingError, match="spark"):
+        check_periods(replace(settings, events_retention_days=30, dbt_target="spark"), 7)
+    monkeypatch.setenv("NURTURE_AUDIT_RETENTION_DAYS", "0")
+    with pytest.raises(ValueError, match="NURTURE_AUDIT_RETENTION_DAYS"):
+        load_settings(settings.home)

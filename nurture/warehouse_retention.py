@@ -1,0 +1,121 @@
+"""Retention periods for the warehouse tables that keep personal data, one setting per
+family of tables (``NURTURE_*_RETENTION_DAYS``; unset: kept). ``apply_retention`` runs
+it in every daily run, after the exports; the raw zone and the export files have their
+own periods (``nurture.privacy``).
+
+- events: ``fct_engagement_events`` (a customer's opens, clicks, page views), rows whose
+  ``occurred_at`` is older. Profiles look back ``profile_lookback_days`` (365): a shorter
+  period shortens them. Set the raw zone's period no longer, or a full refresh brings
+  the rows back.
+- allocations: ``exports.allocations`` (who was a candidate for what, with their contact),
+  rows of older runs. Never shorter than the frequency cap's window, which counts them.
+- audit: ``audit.validation_results`` (failing values may be shown), ``audit.pipeline_steps``,
+  ``audit.pipeline_runs``, ``audit.dbt_node_results`` and ``exports.sync_log``, rows of
+  older logical dates.
+
+The cut-off is the run's logical date minus the period, so a backfill keeps what a run
+on that day would have kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import duckdb
+
+from nurture.config import Settings
+
+log = logging.getLogger(__name__)
+
+# family -> the tables Python owns in it, with the date column the period counts from.
+OWN_TABLES = {
+    "allocations": (("exports.allocations", "run_date"),),
+    "audit": (
+        ("audit.validation_results", "logical_date"),
+        ("audit.pipeline_steps", "logical_date"),
+        ("audit.pipeline_runs", "logical_date"),
+        ("audit.dbt_node_results", "logical_date"),
+        ("exports.sync_log", "logical_date"),
+    ),
+}
+
+
+class RetentionSettingError(ValueError):
+    """A retention period that cannot be applied as set."""
+
+
+def retention_periods(settings: Settings) -> dict[str, int]:
+    """The families with a period set."""
+    periods = {
+        "events": settings.events_retention_days,
+        "allocations": settings.allocations_retention_days,
+        "audit": settings.audit_retention_days,
+    }
+    return {family: days for family, days in periods.items() if days is not None}
+
+
+def check_periods(settings: Settings, frequency_cap_days: int) -> None:
+    """Refuse periods that would break a rule rather than apply them quietly."""
+    periods = retention_periods(settings)
+    if periods.get("allocations", frequency_cap_days) < frequency_cap_days:
+        raise RetentionSettingError(
+            f"NURTURE_ALLOCATIONS_RETENTION_DAYS={periods['allocations']} is shorter than the "
+            f"frequency cap's window ({frequency_cap_days} days, destinations.yml), which counts "
+            "those rows: set it to at least the window"
+        )
+    if "events" in periods and settings.dbt_target == "spark":
+        raise RetentionSettingError(
+            "NURTURE_EVENTS_RETENTION_DAYS is not applied on the spark target (its tables take no "
+            "row deletes): unset it and shorten NURTURE_RAW_RETENTION_DAYS, then rebuild"
+        )
+
+
+def purge_warehouse_rows(settings: Settings, as_of: date, frequency_cap_days: int) -> dict[str, int]:
+    """Delete the rows past each family's period; returns rows deleted per table."""
+    check_periods(settings, frequency_cap_days)
+    periods = retention_periods(settings)
+    deleted: dict[str, int] = {}
+    for family, days in periods.items():
+        cutoff = as_of - timedelta(days=days)
+        if family == "events":
+            from nurture.warehouse import model_relation
+
+            tables = ((model_relation(settings, "fct_engagement_events"), "cast(occurred_at as date)"),)
+            on_target = True
+        else:
+            tables, on_target = OWN_TABLES[family], family == "audit"
+        for table, column in tables:
+            deleted[table] = _delete_before(settings, table, column, cutoff, on_target)
+    if deleted:
+        log.info("warehouse retention as of %s: %s", as_of, deleted)
+    return deleted
+
+
+def _delete_before(settings: Settings, table: str, column: str, cutoff: date, on_target: bool) -> int:
+    """Delete ``table``'s rows with ``column`` before ``cutoff``; 0 when the table does not exist.
+    ``on_target``: the table is where dbt builds (PostgreSQL on that target), else in the
+    DuckDB file that keeps the exports' state."""
+    sql = f"delete from {table} where {column} < %s"
+    if on_target and settings.dbt_target == "postgres":
+        from nurture.warehouse import postgres_connection
+
+        with postgres_connection() as conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s)", [table.replace('"', "")])
+            if cur.fetchone()[0] is None:
+                return 0
+            cur.execute(sql, [cutoff])
+            return cur.rowcount
+    with _duckdb(settings) as con:
+        schema, name = (part.strip('"') for part in table.split(".", 1))
+        listed = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+        if not con.execute(listed, [schema, name]).fetchone()[0]:
+            return 0
+        return con.execute(sql.replace("%s", "?"), [cutoff]).fetchone()[0]
+
+
+@contextmanager
+def _duckdb(settings: Settings):
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        yield con
