@@ -108,3 +108,6 @@ def test_docs_generate_and_every_model_and_column_is_described(built):
             if column.lower() not in described:
                 undocumented.append(f"{node['name']}.{column}")
     assert undocumented == []
+    # A unit test's name is a relation name on PostgreSQL, which takes at most 63 characters.
+    long_names = [t["name"] for t in manifest["unit_tests"].values() if len(t["name"]) > 63]
+    assert long_names == [], "unit test names over PostgreSQL's 63 characters"
