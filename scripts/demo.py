@@ -21,6 +21,7 @@ from rich.console import Console
 from nurture import pipeline
 from nurture.cli_output import print_tables
 from nurture.config import load_settings
+from nurture.export.notify import notifications_path
 from nurture.export.sandbox_api import SandboxApi
 from nurture.generate import DEFAULT_END_DATE, generate_shop
 from nurture.local_airflow import airflow_env, backfill, free_port, init_metadata
@@ -74,7 +75,14 @@ def main() -> None:
             def progress(line: str) -> None:
                 status.update(f"{what}: {line} ({time.perf_counter() - began:.0f}s)")
 
-            runs = backfill(env, first_airflow_day, shop.end, logs, progress=progress)
+            runs = backfill(
+                env,
+                first_airflow_day,
+                shop.end,
+                logs,
+                progress=progress,
+                downstream=("nurture_exports_notify",),
+            )
         audiences = {name: len(members) for name, members in sorted(crm.store.audiences.items())}
     say(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green ({lap()}; logs: {logs})")
     say(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
@@ -84,7 +92,7 @@ def main() -> None:
     if not report.exists():
         raise SystemExit(f"the DAG's retention_report task wrote no report at {report}")
     say(f"BI tables: {settings.home / 'bi' / 'current'} (DuckDB catalogue: bi/nurture_bi.duckdb)")
-    say(f"Exports: {settings.exports_dir}")
+    say(f"Exports: {settings.exports_dir} (what each publish sent: {notifications_path(settings)})")
     say(f"Done in {time.perf_counter() - started:.0f}s.")
     say(f"[bold]Report:[/] {report}")
 
