@@ -18,7 +18,7 @@ from nurture import bi, pipeline
 from nurture.config import DBT_PROJECT_DIR, load_settings
 from nurture.erasure import apply_erasures, request_erasure
 from nurture.export.config import DEFAULT_FILE
-from nurture.report.build import NO_SPEND_INPUT, SECTIONS, build_report, report_path
+from nurture.report.build import FIRST_RUNS_ONLY, NO_SPEND_INPUT, SECTIONS, build_report, report_path
 from nurture.warehouse_retention import RetentionSettingError, check_periods
 from tests.conftest import day_interval, make_shop, midnight
 from tests.reference import (
@@ -297,21 +297,31 @@ def test_acquisition_cost_matches_an_independent_computation(report_shop):
     assert mart["payback_months"].notna().any(), "some month is paid back"
 
 
-def test_the_report_says_so_when_there_is_no_spend_input(report_shop, tmp_path):
-    """A shop without marketing_spend: an empty mart, and the report says why, not "no data yet"."""
+def test_the_report_says_why_a_chart_is_empty(report_shop, tmp_path):
+    """A shop without marketing_spend (an empty mart) and segments past their first run only
+    (no entrants yet): the report says why, not "no data yet"."""
     settings, days = report_shop
-    snapshot = tmp_path / "bi" / "snapshots" / "no-spend"
+    snapshot = tmp_path / "bi" / "snapshots" / "young-shop-without-spend"
     snapshot.mkdir(parents=True)
-    for table in bi.current_dir(settings).resolve().glob("*.parquet"):
-        (snapshot / table.name).symlink_to(table)
-    empty = snapshot / "rpt_monthly_acquisition_cost.parquet"
-    empty.unlink()
+    published = bi.current_dir(settings).resolve()
+    changed = {
+        "rpt_monthly_acquisition_cost": "select * from {} limit 0",
+        "fct_campaign_uplift": "select * from {} where is_first_run",
+        "rpt_campaign_detectable_uplift": "select * replace (null as min_detectable_uplift) from {}",
+    }
+    for table in published.glob("*.parquet"):
+        if table.stem not in changed:
+            (snapshot / table.name).symlink_to(table)
     with duckdb.connect() as con:
-        con.execute(f"copy (select * from '{table.parent}/{empty.name}' limit 0) to '{empty}'")
+        for name, query in changed.items():
+            source = repr(str(published / f"{name}.parquet"))
+            con.execute(f"copy ({query.format(source)}) to '{snapshot / name}.parquet'")
     (tmp_path / "bi" / "current").symlink_to(snapshot)
     page = build_report(replace(settings, home=tmp_path), days[-1]).read_text()
     assert NO_SPEND_INPUT.replace("'", "&#39;") in page
-    assert 'data-chart="acquisition_cost" data-points="0"' in page
+    assert page.count(FIRST_RUNS_ONLY.replace("'", "&#39;")) == 2  # uplift and detectable uplift
+    for chart in ("acquisition_cost", "uplift", "detectable_uplift"):
+        assert f'data-chart="{chart}" data-points="0"' in page
     assert "No data yet" not in page
 
 

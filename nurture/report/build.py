@@ -57,6 +57,11 @@ SECTIONS = (
 # Built from the engagement logs: empty, and labelled so, in an orders-only shop.
 EVENT_SECTIONS = {"email_engagement", "nps"}
 NO_EVENT_SOURCE = "No event source: this shop sends no engagement logs (NURTURE_EVENT_SOURCE=none)."
+# Uplift needs entrants: at a segment's first run its customers were members already.
+FIRST_RUNS_ONLY = (
+    "Only each segment's first daily run so far: its customers were members already, not new "
+    "entrants. Uplift and the uplift a test can detect need the entrants of the runs after it."
+)
 # Acquisition cost needs the optional spend input.
 NO_SPEND_INPUT = (
     "No spend input: the shop database has no marketing_spend table (or no spend in these months), "
@@ -90,7 +95,10 @@ def build_report(settings: Settings, run_date: date) -> Path:
     if settings.event_source == "none":
         drawn = [replace(c, points=0, empty=NO_EVENT_SOURCE) if c.name in EVENT_SECTIONS else c
                  for c in drawn]  # fmt: skip
-    drawn = [replace(c, empty=NO_SPEND_INPUT) if c.name == "acquisition_cost" and not c.points else c
+    why_empty = {"acquisition_cost": NO_SPEND_INPUT}
+    if len(frames["detectable_uplift"]):  # segments have run, but only their first runs so far
+        why_empty |= dict.fromkeys(("uplift", "detectable_uplift"), FIRST_RUNS_ONLY)
+    drawn = [replace(c, empty=why_empty[c.name]) if c.name in why_empty and not c.points else c
              for c in drawn]  # fmt: skip
     page = (
         _environment()
@@ -107,7 +115,9 @@ def build_report(settings: Settings, run_date: date) -> Path:
             # counts stay whole numbers although a held-back segment has none (NaN)
             sync=_table(frames["sync"].convert_dtypes()),
             missing=[
-                c.title for c in drawn if not c.points and c.empty not in (NO_EVENT_SOURCE, NO_SPEND_INPUT)
+                c.title
+                for c in drawn
+                if not c.points and c.empty not in (NO_EVENT_SOURCE, NO_SPEND_INPUT, FIRST_RUNS_ONLY)
             ],
         )
     )
