@@ -56,8 +56,10 @@ def test_standalone_is_healthy_lists_the_dags_without_import_errors_and_stops(tm
         assert {t["name"] for t in dag["tags"]} >= {"nurture", "daily"} and dag["max_active_runs"] == 1
 
         run = api.call("POST", f"/dags/{DAG_ID}/dagRuns", {"logical_date": "2025-01-02T00:00:00Z"})
-        alerts = wait_for(lambda: deadline_alerts(settings), timeout=120)
-        assert alerts[0]["dag_id"] == DAG_ID and alerts[0]["run_id"] == run["dag_run_id"], alerts
+        # Its alert (a scheduled run the scheduler queued meanwhile may miss its deadline too).
+        ours = lambda: [a for a in deadline_alerts(settings) if a["run_id"] == run["dag_run_id"]]  # noqa: E731
+        alerts = wait_for(ours, timeout=120)
+        assert alerts[0]["dag_id"] == DAG_ID, alerts
 
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "the API server is stopped"
