@@ -20,7 +20,6 @@ on that day would have kept.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import duckdb
@@ -107,15 +106,9 @@ def _delete_before(settings: Settings, table: str, column: str, cutoff: date, on
                 return 0
             cur.execute(sql, [cutoff])
             return cur.rowcount
-    with _duckdb(settings) as con:
+    with duckdb.connect(str(settings.warehouse_path)) as con:
         schema, name = (part.strip('"') for part in table.split(".", 1))
         listed = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
         if not con.execute(listed, [schema, name]).fetchone()[0]:
             return 0
         return con.execute(sql.replace("%s", "?"), [cutoff]).fetchone()[0]
-
-
-@contextmanager
-def _duckdb(settings: Settings):
-    with duckdb.connect(str(settings.warehouse_path)) as con:
-        yield con

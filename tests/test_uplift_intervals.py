@@ -86,17 +86,25 @@ def check(rows) -> None:
         assert -1 <= float(low) < x1 / n1 - x0 / n0 < float(high) <= 1 or x1 / n1 - x0 / n0 in (-1, 1), case
 
 
-def test_the_sql_interval_equals_newcombes_on_duckdb(interval_sql):
+def duckdb_rows(sql: str) -> list[tuple]:
     with duckdb.connect() as con:
-        check(con.execute(interval_sql).fetchall())
+        return con.execute(sql).fetchall()
+
+
+def postgresql_rows(sql: str, url: str) -> list[tuple]:
+    import psycopg2
+
+    with psycopg2.connect(url) as con, con.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def test_the_sql_interval_equals_newcombes_on_duckdb(interval_sql):
+    check(duckdb_rows(interval_sql))
 
 
 def test_the_sql_interval_equals_newcombes_on_postgresql(interval_sql, pg_url):
-    import psycopg2
-
-    with psycopg2.connect(pg_url) as con, con.cursor() as cur:
-        cur.execute(interval_sql)
-        check(cur.fetchall())
+    check(postgresql_rows(interval_sql, pg_url))
 
 
 def check_power(rows) -> None:
@@ -108,13 +116,8 @@ def check_power(rows) -> None:
 
 
 def test_the_sql_detectable_uplift_solves_the_power_equation_on_duckdb(power_sql):
-    with duckdb.connect() as con:
-        check_power(con.execute(power_sql).fetchall())
+    check_power(duckdb_rows(power_sql))
 
 
 def test_the_sql_detectable_uplift_solves_the_power_equation_on_postgresql(power_sql, pg_url):
-    import psycopg2
-
-    with psycopg2.connect(pg_url) as con, con.cursor() as cur:
-        cur.execute(power_sql)
-        check_power(cur.fetchall())
+    check_power(postgresql_rows(power_sql, pg_url))
