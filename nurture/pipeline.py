@@ -110,9 +110,12 @@ def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[s
 def transform(settings: Settings, run_date: date, run_id: str | None = None, **build) -> list[NodeResult]:
     """``dbt build`` as of ``run_date``; with a ``run_id``, every node's outcome (failures
     included) goes to ``audit.dbt_node_results``. ``build``: see ``transform.dbt_build``
-    (the hourly refresh's selection and deferral)."""
+    (the hourly refresh's selection and deferral). On PostgreSQL and Spark the export
+    state's allocations are mirrored there first (campaign uplift reads them)."""
+    from nurture.export.allocation_mirror import mirror_allocations
     from nurture.run_log import record_dbt_results
 
+    mirror_allocations(settings)
     try:
         results = dbt_build(settings, run_date, **build)
     except DbtBuildError as error:

@@ -8,7 +8,8 @@ own periods (``nurture.privacy``).
   period shortens them. Set the raw zone's period no longer, or a full refresh brings
   the rows back.
 - allocations: ``exports.allocations`` (who was a candidate for what, with their contact),
-  rows of older runs. Never shorter than the frequency cap's window, which counts them.
+  rows of older runs, and their mirror on the PostgreSQL or Spark target. Never shorter
+  than the frequency cap's window, which counts them.
 - audit: ``audit.validation_results`` (failing values may be shown), ``audit.pipeline_steps``,
   ``audit.pipeline_runs``, ``audit.dbt_node_results`` and ``exports.sync_log``, rows of
   older logical dates.
@@ -29,8 +30,9 @@ from nurture.config import Settings
 log = logging.getLogger(__name__)
 
 # family -> the tables Python owns in it, with the date column the period counts from.
+ALLOCATIONS = "exports.allocations"
 OWN_TABLES = {
-    "allocations": (("exports.allocations", "run_date"),),
+    "allocations": ((ALLOCATIONS, "run_date"),),
     "audit": (
         ("audit.validation_results", "logical_date"),
         ("audit.pipeline_steps", "logical_date"),
@@ -87,6 +89,11 @@ def purge_warehouse_rows(settings: Settings, as_of: date, frequency_cap_days: in
             tables, on_target = OWN_TABLES[family], family == "audit"
         for table, column in tables:
             deleted[table] = _delete_before(settings, table, column, cutoff, on_target)
+        if family == "allocations" and deleted[ALLOCATIONS]:
+            from nurture.export.allocation_mirror import MIRROR, drop_purged_runs
+
+            # Not only at the next build: the PostgreSQL or Spark mirror drops those runs now.
+            deleted[MIRROR] = drop_purged_runs(settings)
     if deleted:
         log.info("warehouse retention as of %s: %s", as_of, deleted)
     return deleted

@@ -7,8 +7,10 @@ metastore in a temporary folder). ``dbt build`` runs every model, data test and 
 test on each engine, then the steps after dbt run on what that engine built: the mart
 gate, the BI snapshot, the export allocation and the predicted-value step. Every mart
 and segment must hold the same rows on all three (sorted; floats within 1e-9
-relative), and so must the allocations and the predictions. Each run works in fresh
-schemas, dropped at the end.
+relative), and so must the allocations and the predictions. The export state holds
+six weeks of earlier runs' allocations (mirrored to PostgreSQL and Spark before their
+builds), so campaign uplift is compared on rows, not on three empty tables. Each run
+works in fresh schemas, dropped at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 from nurture import pipeline, spark
 from nurture.erasure import forget
+from nurture.export.allocation import ALLOCATIONS, ensure_tables
 from nurture.load_postgres import DATASETS, load_raw_to_postgres
 from nurture.predict.step import predict_customer_value
 from nurture.quality.checks import MART_MODELS, check_marts
@@ -53,7 +56,31 @@ def shop(tmp_path_factory):
         start, end = midnight(shop.start), midnight(shop.end + timedelta(days=1))
         pipeline.extract_shop(settings, settings.shop_db_url, start, end)
         pipeline.extract_events(settings, start, end)
+    earlier_allocations(settings, shop.end)
     return settings, shop
+
+
+def earlier_allocations(settings, day: date) -> None:
+    """Daily runs of the 42 days before ``day`` in the export state: three segments,
+    each customer a candidate on about one run in six, a fifth of them in the holdout and
+    a tenth without consent (the same customers every run), so that uplift has entrants,
+    holdout groups and outcomes to compute on every engine."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    customers = f"read_parquet('{settings.raw_dir}/customers/*/*.parquet')"
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        ensure_tables(con)
+        con.execute(
+            f"""insert into {ALLOCATIONS}
+            select run_date, segment, 'email', customer_id, null, true,
+                case when customer_id % 5 = 0 then 'holdout'
+                    when customer_id % 10 = 1 then 'no_consent' else 'included' end,
+                null
+            from (select distinct customer_id from {customers}) as customers,
+                (select cast(? as date) - cast(range as integer) as run_date from range(1, 43)) as runs,
+                (values ('seg_winback_lapsing'), ('seg_vip_thanks'), ('seg_cross_sell')) as segments (segment)
+            where (customer_id * 7 + (run_date - date '2000-01-01') + length(segment)) % 6 = 0""",
+            [day],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +99,8 @@ def built(shop, pg_url, schemas, tmp_path_factory):
         for engine in ENGINES:
             on = replace(settings, dbt_target=engine)
             run_id = f"test_{engine}_{schemas['dbt']}"
-            results = dbt_build(on, day, target=engine, unit_tests=True)  # raises naming any failed node
+            # As the daily run does: the allocations mirrored first (PostgreSQL, Spark).
+            results = pipeline.transform(on, day, target=engine, unit_tests=True)  # raises on a failed node
             rerun = rerun_incremental(on, day) if engine == "spark" else None
             nodes = manifest_nodes(on)
             checks = check_marts(on, day, run_id)
@@ -166,6 +194,9 @@ def test_every_mart_and_segment_holds_the_same_rows_on_every_engine(built):
     assert built["spark"]["rerun_latest"] == built["spark"]["day"] - timedelta(days=5)
     assert {"dim_customers", "fct_orders", "seg_winback_lapsing", "fct_engagement_events"} <= set(want)
     assert sum(len(frame) > 5 for frame in want.values()) > 20, "the shop fills most marts"
+    uplift, detectable = want["fct_campaign_uplift"], want["rpt_campaign_detectable_uplift"]
+    assert uplift["rate_uplift_ci_low"].notna().sum() > 10, "uplift with intervals to compare"
+    assert detectable["min_detectable_uplift"].notna().sum() > 3
     differences = []
     for engine in ("postgres", "spark"):
         got = built[engine]["tables"]
@@ -187,7 +218,8 @@ def test_checks_bi_and_exports_work_whichever_engine_built_the_marts(built):
         assert sorted(o.suite for o in outcomes) == [f"mart_{m}" for m in sorted(MART_MODELS)], engine
         assert not [f for o in outcomes for f in o.blocking_failures], engine
         assert got["published"]["dim_customers"] == len(want["tables"]["dim_customers"]) > 0, engine
-        assert got["published"]["fct_campaign_uplift"] == 0, "no exports had run before the publish"
+        uplift = len(want["tables"]["fct_campaign_uplift"])
+        assert got["published"]["fct_campaign_uplift"] == uplift > 0, engine
         assert_same_table("exports.allocations", engine, got["allocated"], want["allocated"])
         # The predictions themselves are compared with the marts (pred_customer_value).
         assert got["predicted"] == want["predicted"] == len(want["tables"]["pred_customer_value"]) > 0, engine
