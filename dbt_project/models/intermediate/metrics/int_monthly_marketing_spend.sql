@@ -1,6 +1,7 @@
 -- Marketing spend per month and channel in the reporting currency. A month's spend is
 -- converted at the average of the rates published in that month (spend accrues over
--- the month); a currency without a rate that month takes its last rate before it.
+-- the month); a currency without a rate that month takes its last rate before it (the
+-- range holding on the month's eve).
 with
 
 spend as (
@@ -9,9 +10,9 @@ spend as (
 
 ),
 
-fx_rates as (
+fx_rate_ranges as (
 
-    select * from {{ ref('stg_shop__fx_rates') }}
+    select * from {{ ref('int_fx_rate_ranges') }}
 
 ),
 
@@ -19,29 +20,12 @@ month_average_rates as (
 
     select
         currency,
-        cast({{ dbt.date_trunc('month', 'rate_date') }} as date) as rate_month,
+        cast({{ dbt.date_trunc('month', 'valid_from_date') }} as date) as rate_month,
         avg(rate_to_reporting) as rate_to_reporting
 
-    from fx_rates
+    from fx_rate_ranges
 
-    group by currency, cast({{ dbt.date_trunc('month', 'rate_date') }} as date)
-
-),
-
--- The last rate before each month (for a month without one).
-carried_rates as (
-
-    select
-        spend.spend_id,
-        max(fx_rates.rate_date) as rate_date
-
-    from spend
-
-    inner join fx_rates
-        on spend.currency = fx_rates.currency
-        and fx_rates.rate_date < spend.spend_month
-
-    group by spend.spend_id
+    group by currency, cast({{ dbt.date_trunc('month', 'valid_from_date') }} as date)
 
 ),
 
@@ -55,7 +39,7 @@ converted as (
         spend.spend,
         case
             when spend.currency = '{{ var("reporting_currency") }}' then 1
-            else coalesce(month_average_rates.rate_to_reporting, fx_rates.rate_to_reporting)
+            else coalesce(month_average_rates.rate_to_reporting, fx_rate_ranges.rate_to_reporting)
         end as fx_rate_to_reporting
 
     from spend
@@ -64,12 +48,13 @@ converted as (
         on spend.currency = month_average_rates.currency
         and spend.spend_month = month_average_rates.rate_month
 
-    left join carried_rates
-        on spend.spend_id = carried_rates.spend_id
-
-    left join fx_rates
-        on spend.currency = fx_rates.currency
-        and carried_rates.rate_date = fx_rates.rate_date
+    left join fx_rate_ranges
+        on spend.currency = fx_rate_ranges.currency
+        and fx_rate_ranges.valid_from_date < spend.spend_month
+        and (
+            fx_rate_ranges.valid_to_date >= spend.spend_month
+            or fx_rate_ranges.valid_to_date is null
+        )
 
 ),
 

@@ -6,23 +6,9 @@ orders as (
 
 ),
 
-fx_rates as (
-
-    select * from {{ ref('stg_shop__fx_rates') }}
-
-),
-
--- A rate holds from its rate_date until the currency's next published rate:
--- no rates are published on some days (weekends), the last one carries forward.
 fx_rate_ranges as (
 
-    select
-        currency,
-        rate_to_reporting,
-        rate_date as valid_from_date,
-        lead(rate_date) over (partition by currency order by rate_date) as valid_to_date
-
-    from fx_rates
+    select * from {{ ref('int_fx_rate_ranges') }}
 
 ),
 
