@@ -67,7 +67,7 @@
 
 {% macro rewind_stage_history() -%}
     {#- The incremental stage history's pre-hook: delete the days after the kept one. -#}
-    {%- set keep = stage_history_keep_through(ref('stg_shop__order_versions'), ref('stg_shop__customer_versions')) -%}
+    {%- set keep = stage_history_keep_through(ref('base_shop__orders'), ref('base_shop__customers')) -%}
     {%- do log(this.identifier ~ ": keeps the days through " ~ keep ~ ", builds the days after it to "
         ~ run_date_value(), info=True) -%}
     {{ delete_rows_after(this, 'as_of_date', "cast('" ~ keep ~ "' as date)") }}

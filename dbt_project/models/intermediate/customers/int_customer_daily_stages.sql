@@ -13,7 +13,7 @@
 ) }}
 
 {%- set keep_through = stage_history_keep_through(
-    ref('stg_shop__order_versions'), ref('stg_shop__customer_versions')) %}
+    ref('base_shop__orders'), ref('base_shop__customers')) %}
 
 -- The lifecycle stage of every customer on every day from history_start_date to
 -- the run date, from the purchase history visible on that day only: so the stage
@@ -37,21 +37,12 @@ purchase_days as (
 
 ),
 
-calendar as (
-
-    -- The days this run builds: after the kept ones, up to the run date.
-    {{ dbt.date_spine(
-        'day',
-        dbt.dateadd('day', 1, "cast('" ~ keep_through ~ "' as date)"),
-        dbt.dateadd('day', 1, run_date())
-    ) }}
-
-),
-
+-- The days this run builds: after the kept ones, up to the run date.
 days as (
 
-    select cast(date_day as date) as as_of_date
-    from calendar
+    select date_day as as_of_date
+    from {{ ref('int_calendar_days') }}
+    where date_day > cast('{{ keep_through }}' as date)
 
 ),
 

@@ -64,6 +64,7 @@ cycles as (
     select
         sequenced.customer_id,
         sequenced.product_id,
+        products.product_name,
         sequenced.purchase_date as last_purchase_date,
         sequenced.quantity as last_quantity,
         sequenced.purchase_days,
@@ -92,6 +93,7 @@ final as (
             as customer_product_id,
         customer_id,
         product_id,
+        product_name,
         last_purchase_date,
         last_quantity,
         purchase_days,

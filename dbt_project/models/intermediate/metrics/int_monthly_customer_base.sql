@@ -71,6 +71,9 @@ counted as (
 
     select
         months.month_start_date,
+        months.month_end_date,
+        months.period_end_date,
+        months.is_partial_month,
         coalesce(active_at_start.customers_at_start, 0) as customers_at_start,
         coalesce(active_at_end.customers_at_end, 0) as customers_at_end,
         coalesce(acquired.new_customers, 0) as new_customers
@@ -92,6 +95,9 @@ final as (
 
     select
         month_start_date,
+        month_end_date,
+        period_end_date,
+        is_partial_month,
         customers_at_start,
         customers_at_end,
         new_customers,

@@ -1,24 +1,22 @@
 -- The months every monthly report has a row for, even a month without orders:
--- from the month of history_start_date to the month of the run date.
+-- the months of the calendar's days, from history_start_date's to the run date's.
 with
 
-spine as (
+days as (
 
-    {{ dbt.date_spine(
-        'month',
-        "cast(" ~ dbt.date_trunc('month', "cast('" ~ var('history_start_date') ~ "' as date)") ~ " as date)",
-        dbt.dateadd('month', 1, "cast(" ~ dbt.date_trunc('month', run_date()) ~ " as date)")
-    ) }}
+    select * from {{ ref('int_calendar_days') }}
 
 ),
 
 months as (
 
     select
-        cast(date_month as date) as month_start_date,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'date_month')) }} as date) as month_end_date
+        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, dbt.date_trunc('month', 'date_day'))) }} as date)
+            as month_end_date
 
-    from spine
+    from days
+    group by 1, 2
 
 ),
 

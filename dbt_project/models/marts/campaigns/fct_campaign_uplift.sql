@@ -7,7 +7,6 @@
 -- uplift_intervals): Newcombe's hybrid score interval for the difference of rates, a
 -- Welch-style standard error for the difference of mean revenue; none where a group has
 -- fewer than uplift_min_group_customers, and interval_null_reason says why.
-{%- set allocations = load_relation(source('exports', 'allocations')) %}
 {%- set window_days = var('uplift_window_days') %}
 {%- set min_group = var('uplift_min_group_customers') %}
 
@@ -15,24 +14,10 @@ with
 
 allocations as (
 
-{%- if allocations is not none %}
-
     select run_date, segment, customer_id, status
-    from {{ allocations }}
+    from {{ ref('stg_exports__allocations') }}
     where run_hour is null
         and run_date < {{ run_date() }}
-
-{%- else %}
-
-    -- No export ran on this warehouse yet: no allocations, no rows.
-    select
-        cast(null as date) as run_date,
-        cast(null as {{ dbt.type_string() }}) as segment,
-        cast(null as {{ dbt.type_bigint() }}) as customer_id,
-        cast(null as {{ dbt.type_string() }}) as status
-    where 1 = 0
-
-{%- endif %}
 
 ),
 

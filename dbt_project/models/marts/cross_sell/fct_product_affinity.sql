@@ -6,30 +6,11 @@
 --   lift       = confidence / (orders with B / all paid orders)
 with
 
-paid_orders as (
-
-    select * from {{ ref('int_orders_converted') }}
-    where is_paid
-
-),
-
-order_items as (
-
-    select * from {{ ref('stg_shop__order_items') }}
-
-),
-
 -- a product twice in one order is one basket entry
 baskets as (
 
-    select distinct
-        order_items.order_id,
-        order_items.product_id
-
-    from order_items
-
-    inner join paid_orders
-        on order_items.order_id = paid_orders.order_id
+    select order_id, product_id
+    from {{ ref('int_paid_order_products') }}
 
 ),
 

@@ -12,9 +12,9 @@ ledger as (
 
 ),
 
-evaluations as (
+current_spend as (
 
-    select * from {{ ref('int_customer_tier_evaluations') }}
+    select * from {{ ref('int_customer_current_tier') }}
 
 ),
 
@@ -81,30 +81,6 @@ next_expiry_points as (
         and next_expiry.next_points_expiry_date = live_lots.lot_expires_date
 
     group by next_expiry.customer_id, next_expiry.next_points_expiry_date
-
-),
-
--- The tier holds from the latest evaluation date up to the run date.
-latest_evaluation_dates as (
-
-    select
-        customer_id,
-        max(evaluation_date) as evaluation_date
-
-    from evaluations
-    group by customer_id
-
-),
-
-current_spend as (
-
-    select evaluations.*
-
-    from evaluations
-
-    inner join latest_evaluation_dates
-        on evaluations.customer_id = latest_evaluation_dates.customer_id
-        and evaluations.evaluation_date = latest_evaluation_dates.evaluation_date
 
 ),
 

@@ -10,20 +10,10 @@ orders as (
 
 ),
 
-spine as (
-
-    {{ dbt.date_spine(
-        'day',
-        "cast('" ~ var('history_start_date') ~ "' as date)",
-        dbt.dateadd('day', 1, run_date())
-    ) }}
-
-),
-
 days as (
 
-    select cast(date_day as date) as activity_date
-    from spine
+    select date_day as activity_date
+    from {{ ref('int_calendar_days') }}
 
 ),
 

@@ -1,12 +1,6 @@
 -- Definitions: the `retention_metrics` docs block (_metrics__docs.md).
 with
 
-months as (
-
-    select * from {{ ref('int_reporting_months') }}
-
-),
-
 customer_base as (
 
     select * from {{ ref('int_monthly_customer_base') }}
@@ -28,10 +22,10 @@ activation as (
 final as (
 
     select
-        months.month_start_date,
-        months.month_end_date,
-        months.period_end_date,
-        months.is_partial_month,
+        customer_base.month_start_date,
+        customer_base.month_end_date,
+        customer_base.period_end_date,
+        customer_base.is_partial_month,
 
         customer_base.customers_at_start,
         customer_base.customers_at_end,
@@ -72,16 +66,13 @@ final as (
         cast(order_metrics.cumulative_revenue_reporting as {{ type_double() }})
             / nullif(order_metrics.cumulative_customers_acquired, 0) as historical_ltv_reporting
 
-    from months
-
-    inner join customer_base
-        on months.month_start_date = customer_base.month_start_date
+    from customer_base
 
     inner join order_metrics
-        on months.month_start_date = order_metrics.month_start_date
+        on customer_base.month_start_date = order_metrics.month_start_date
 
     inner join activation
-        on months.month_start_date = activation.month_start_date
+        on customer_base.month_start_date = activation.month_start_date
 
 )
 

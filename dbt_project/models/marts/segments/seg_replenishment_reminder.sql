@@ -18,12 +18,6 @@ due as (
 
 ),
 
-products as (
-
-    select * from {{ ref('stg_shop__products') }}
-
-),
-
 ranked as (
 
     select
@@ -48,7 +42,7 @@ final as (
         audience.recommended_product_name,
         audience.preferred_send_hour,
         ranked.product_id as replenish_product_id,
-        products.product_name as replenish_product_name,
+        ranked.product_name as replenish_product_name,
         ranked.last_purchase_date,
         ranked.due_date,
         ranked.days_until_due,
@@ -58,9 +52,6 @@ final as (
 
     inner join ranked
         on audience.customer_id = ranked.customer_id
-
-    inner join products
-        on ranked.product_id = products.product_id
 
     where ranked.due_rank = 1
 

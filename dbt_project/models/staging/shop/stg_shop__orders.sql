@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'orders') }}
+    select * from {{ ref('base_shop__orders') }}
     where dt <= {{ run_date() }}
         -- the hourly refresh sees the day only up to its hour (a no-op for the daily run)
         and updated_at < {{ as_of_at() }}
