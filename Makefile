@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres redis java
+.PHONY: setup demo test test-all airflow screenshot lint lock clean postgres redis java docs
 
 # Idempotent: reinstalls only when the lock file or pyproject.toml changed.
 setup: $(STAMP)
@@ -60,6 +60,10 @@ airflow: setup
 screenshot: setup
 	$(BIN)/python scripts/airflow_standalone.py --screenshot docs/airflow-grid.png
 	$(BIN)/python scripts/report_screenshot.py --out docs/report.png
+
+# The documentation site from docs/ (mkdocs.yml) into site/; --strict fails on a broken link.
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
 
 lint: setup
 	$(BIN)/ruff check nurture dags scripts tests

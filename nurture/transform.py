@@ -121,6 +121,15 @@ def _release_duckdb() -> None:
         DuckDBConnectionManager._ENV = None
 
 
+def generate_docs(settings: Settings, run_date: date, out_dir: Path) -> Path:
+    """The dbt catalogue (every model and column, the lineage graph) as one file that
+    opens from disk: ``dbt docs generate --static`` into ``out_dir``; returns its path."""
+    outcome = run_dbt(settings, ["docs", "generate", "--static"], run_date, target_path=out_dir)
+    if not outcome.success:
+        raise DbtBuildError(f"dbt docs generate failed: {outcome.exception}", [])
+    return out_dir / "static_index.html"
+
+
 def dbt_build(
     settings: Settings,
     run_date: date,

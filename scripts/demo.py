@@ -27,6 +27,7 @@ from nurture.generate import DEFAULT_END_DATE, generate_shop
 from nurture.local_airflow import airflow_env, backfill, free_port, init_metadata
 from nurture.report.build import report_path
 from nurture.summary import build_summary, render
+from nurture.transform import generate_docs
 
 # A full build, then an incremental day: enough to see deltas (added/removed) go out;
 # each further day costs about a minute and shows nothing new.
@@ -86,6 +87,10 @@ def main() -> None:
         audiences = {name: len(members) for name, members in sorted(crm.store.audiences.items())}
     say(f"[bold]3. Airflow[/] {len(runs)} runs of nurture_daily, all green ({lap()}; logs: {logs})")
     say(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
+
+    with console.status("Generating the dbt catalogue"):
+        catalogue = generate_docs(settings, shop.end, settings.home / "dbt-docs")
+    say(f"[bold]5. dbt docs[/] {catalogue} (every model and column, the lineage graph; {lap()})")
 
     print_tables(console, render(build_summary(settings, shop.end)))
     report = report_path(settings, shop.end)
