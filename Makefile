@@ -65,9 +65,11 @@ screenshot: setup
 docs: setup
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# Style (ruff) and the package's layers (import-linter, contracts in .importlinter).
 lint: setup
 	$(BIN)/ruff check nurture dags scripts tests
 	$(BIN)/ruff format --check nurture dags scripts tests
+	$(BIN)/lint-imports
 
 # Re-resolve the pinned dependency set (needs the package registry).
 lock: setup

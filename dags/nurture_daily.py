@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
-from nurture.dag_support import (
+from nurture.orchestration.dag_support import (
     EXPORTS_ALIAS,
     SCHEDULE_DEFAULTS,
     WAREHOUSE_POOL,
@@ -69,7 +69,7 @@ from nurture.dag_support import (
     no_retry_without_connection,
     quality_gate,
 )
-from nurture.run_log import on_failure, on_success
+from nurture.orchestration.run_log import on_failure, on_success
 
 
 @dag(
@@ -217,7 +217,7 @@ def nurture_daily():
             the outbox is files, not the warehouse."""
             from nurture import pipeline
             from nurture.config import load_settings
-            from nurture.erasure_outbox import PlatformDeletesPendingError
+            from nurture.export.erasure_outbox import PlatformDeletesPendingError
 
             delivery = pipeline.deliver_erasures(load_settings())
             if delivery.failed:
@@ -281,7 +281,7 @@ def nurture_daily():
             # would end green.
             from airflow.sdk.exceptions import AirflowFailException
 
-            from nurture.run_log import RunFailedError
+            from nurture.bi.run_record import RunFailedError
 
             cause = RunFailedError(f"{record['steps_failed']} step(s) failed: see audit.pipeline_steps")
             raise AirflowFailException(str(cause)) from cause

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from nurture.alerts import on_task_failure
-from nurture.dag_support import EXPORTS_ALIAS, START_DATE, deadline, default_args
+from nurture.orchestration.alerts import on_task_failure
+from nurture.orchestration.dag_support import EXPORTS_ALIAS, START_DATE, deadline, default_args
 
 
 @dag(

@@ -38,7 +38,7 @@ from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from nurture.dag_support import (
+from nurture.orchestration.dag_support import (
     EXPORTS_ALIAS,
     SCHEDULE_DEFAULTS,
     WAREHOUSE_POOL,
@@ -47,7 +47,7 @@ from nurture.dag_support import (
     no_retry_without_connection,
     quality_gate,
 )
-from nurture.run_log import on_failure, on_success
+from nurture.orchestration.run_log import on_failure, on_success
 
 
 @dag(
@@ -71,9 +71,9 @@ def nurture_hourly_carts():
     @task(pool=WAREHOUSE_POOL)
     def shop_tables(data_interval_start=None) -> dict[str, dict[str, int]]:
         """The shop tables from the start of the day to the end of the hour."""
-        from nurture import hourly
         from nurture.config import load_settings
         from nurture.connections import shop_db_url
+        from nurture.orchestration import hourly
 
         settings = load_settings()
         return hourly.extract(settings, shop_db_url(settings), hourly.slot_of(data_interval_start))
@@ -92,8 +92,8 @@ def nurture_hourly_carts():
 
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from nurture import hourly
         from nurture.config import load_settings
+        from nurture.orchestration import hourly
 
         try:
             results = hourly.transform(load_settings(), hourly.slot_of(data_interval_start), run_id)
@@ -103,8 +103,8 @@ def nurture_hourly_carts():
 
     @task(pool=WAREHOUSE_POOL)
     def stage_exports(data_interval_start=None, run_id=None) -> list[dict]:
-        from nurture import hourly
         from nurture.config import load_settings
+        from nurture.orchestration import hourly
 
         slot = hourly.slot_of(data_interval_start)
         return quality_gate(hourly.stage_exports, load_settings(), slot, run_id)
@@ -114,8 +114,9 @@ def nurture_hourly_carts():
         """One segment to one destination, from the staged files (no warehouse lock)."""
         from airflow.sdk import Asset, get_current_context
 
-        from nurture import hourly, pipeline
+        from nurture import pipeline
         from nurture.config import load_settings
+        from nurture.orchestration import hourly
 
         context = get_current_context()
         context["export_target"] = f"{target['segment']} -> {target['destination']}"
@@ -133,9 +134,10 @@ def nurture_hourly_carts():
     def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
         """Every destination's outcome into exports.sync_log, the steps into
         audit.pipeline_steps; fails when a step failed (it is the only leaf)."""
-        from nurture import hourly, pipeline
+        from nurture import pipeline
+        from nurture.bi.run_record import record_steps
         from nurture.config import load_settings
-        from nurture.run_log import record_steps
+        from nurture.orchestration import hourly
 
         settings = load_settings()
         counts = pipeline.record_exports(settings, hourly.slot_of(data_interval_start), run_id)

@@ -276,7 +276,7 @@ def summary(
 
     With --json: one list of row objects per table.
     """
-    from nurture.summary import build_summary, render
+    from nurture.bi.summary import build_summary, render
 
     summary = build_summary(load_settings(), _day(day))
     if as_json:
@@ -314,7 +314,7 @@ def check_source(as_json: JsonOpt = False) -> None:
     Exit code 0 when nothing blocks an extract, 1 when something does.
     Example: NURTURE_SHOP_DB_URL=sqlite:///shop.db nurture check-source
     """
-    from nurture.source_check import check_source as inspect
+    from nurture.extract.source_check import check_source as inspect
 
     settings = load_settings()
     with console.status(f"inspecting {settings.shop_db_url.split('@')[-1]} and {settings.log_dir}"):
@@ -405,7 +405,7 @@ def forget(
 
     Example: nurture forget --customer-id 42 --customer-id 43
     """
-    from nurture.erasure import forget as erase
+    from nurture.privacy.erasure import forget as erase
 
     outcome = erase(load_settings(), set(customer_ids))
     console.print(f"{outcome.new_requests} new erasure request(s)")
@@ -427,7 +427,7 @@ def purge(
 
     Example: nurture purge --keep-days 730 --as-of 2025-12-31
     """
-    from nurture.privacy import purge_expired
+    from nurture.privacy.files import purge_expired
 
     removed = purge_expired(load_settings().raw_dir, keep_days, _day(as_of))
     console.print(f"removed {len(removed):,} partitions older than {keep_days} days before {_day(as_of)}")

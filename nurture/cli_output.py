@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from nurture.summary import Summary
+    from nurture.bi.summary import Summary
 
 EXPORT_COLUMNS = (
     "segment",

@@ -59,7 +59,7 @@ class Settings:
     # On DuckDB the marts read the raw zone in place: keep it longer than the history they need.
     raw_retention_days: int | None = None
     export_retention_days: int | None = None  # export copies, staged rows, journals, sync-log files
-    # Warehouse rows with personal data, per family (nurture.warehouse_retention; None: keep).
+    # Warehouse rows with personal data, per family (nurture.privacy.warehouse_retention; None: keep).
     events_retention_days: int | None = None
     allocations_retention_days: int | None = None
     audit_retention_days: int | None = None

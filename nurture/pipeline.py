@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from nurture.config import Settings
-from nurture.erasure_outbox import Delivery
+from nurture.export.erasure_outbox import Delivery
 from nurture.export.slot import RunSlot
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.limits import Limits
 from nurture.extract.shop_tables import extract_shop_tables
-from nurture.transform import DbtBuildError, NodeResult, dbt_build
+from nurture.warehouse.transform import DbtBuildError, NodeResult, dbt_build
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[s
     (DuckDB reads the raw zone in place: nothing to do)."""
     if settings.dbt_target != "postgres":
         return {}
-    from nurture.load_postgres import load_raw_to_postgres
+    from nurture.warehouse.load_postgres import load_raw_to_postgres
 
     counts = load_raw_to_postgres(settings.raw_dir, start_day=start, end_day=end)
     log.info("loaded raw rows into PostgreSQL for [%s, %s): %s", start, end, counts)
@@ -112,10 +112,14 @@ def transform(settings: Settings, run_date: date, run_id: str | None = None, **b
     included) goes to ``audit.dbt_node_results``. ``build``: see ``transform.dbt_build``
     (the hourly refresh's selection and deferral). On PostgreSQL and Spark the export
     state's allocations are mirrored there first (campaign uplift reads them)."""
+    from nurture.bi.run_record import record_dbt_results
     from nurture.export.allocation_mirror import mirror_allocations
-    from nurture.run_log import record_dbt_results
+    from nurture.export.config import load_export_config
 
     mirror_allocations(settings)
+    # Detectable uplift is sized for the holdout share the exports apply.
+    holdout = {"uplift_holdout_share": load_export_config(settings).guards.holdout_share}
+    build["extra_vars"] = holdout | build.get("extra_vars", {})
     try:
         results = dbt_build(settings, run_date, **build)
     except DbtBuildError as error:
@@ -129,7 +133,7 @@ def transform(settings: Settings, run_date: date, run_id: str | None = None, **b
 
 def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
     """The run's record (steps, rows per layer, check and sync summaries) into ``audit``."""
-    from nurture.run_log import record_run as record
+    from nurture.bi.run_record import record_run as record
 
     return record(settings, run_date, run_id)
 
@@ -241,7 +245,7 @@ class ExportOutcome:
 
 def deliver_erasures(settings: Settings) -> Delivery:
     """Try every platform delete in the erasure outbox; each destination on its own."""
-    from nurture.erasure_outbox import deliver
+    from nurture.export.erasure_outbox import deliver
 
     return deliver(settings)
 
@@ -274,8 +278,8 @@ def export(settings: Settings, run_date: date, run_id: str, data_interval_end: d
 
 
 def publish_bi(settings: Settings, run_date: date) -> dict[str, int]:
-    """Publish the BI tables as a new Parquet snapshot (``nurture.bi``); rows per table."""
-    from nurture import bi
+    """Publish the BI tables as a new Parquet snapshot (``nurture.bi.snapshot``); rows per table."""
+    from nurture.bi import snapshot as bi
 
     return bi.publish(settings, run_date)
 
@@ -291,7 +295,7 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
     """Apply every erasure request to every local layer: the raw zone (re-extracted rows
     included), the warehouse, the exports and the BI snapshots; runs after extract,
     before anything reads the day. Platforms are the outbox's (``deliver_erasures``)."""
-    from nurture.erasure import apply_erasures as apply
+    from nurture.privacy.erasure import apply_erasures as apply
 
     return apply(settings)
 
@@ -300,8 +304,8 @@ def apply_retention(settings: Settings, run_date: date) -> int:
     """Delete raw, quarantine and export files, and warehouse rows with personal data, past
     their retention periods (none when unset); returns files and rows removed."""
     from nurture.export.config import load_export_config
-    from nurture.privacy import purge_expired, purge_exports
-    from nurture.warehouse_retention import purge_warehouse_rows
+    from nurture.privacy.files import purge_expired, purge_exports
+    from nurture.privacy.warehouse_retention import purge_warehouse_rows
 
     removed = 0
     if settings.raw_retention_days is not None:

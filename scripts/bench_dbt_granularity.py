@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 
 from nurture.config import load_settings
-from nurture.transform import manifest_path
+from nurture.warehouse.transform import manifest_path
 
 ONE_BUILD = """
 import sys
 from datetime import date
 from nurture.config import load_settings
-from nurture.transform import run_dbt
+from nurture.warehouse.transform import run_dbt
 outcome = run_dbt(load_settings(), ["build", *sys.argv[2:]], date.fromisoformat(sys.argv[1]))
 sys.exit(0 if outcome.success else 1)
 """

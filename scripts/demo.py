@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from rich.console import Console
 
 from nurture import pipeline
+from nurture.bi.summary import build_summary, render
 from nurture.cli_output import print_tables
 from nurture.config import load_settings
 from nurture.export.notify import notifications_path
@@ -26,8 +27,7 @@ from nurture.export.sandbox_api import SandboxApi
 from nurture.generate import DEFAULT_END_DATE, generate_shop
 from nurture.local_airflow import airflow_env, backfill, free_port, init_metadata
 from nurture.report.build import report_path
-from nurture.summary import build_summary, render
-from nurture.transform import generate_docs
+from nurture.warehouse.transform import generate_docs
 
 # A full build, then an incremental day: enough to see deltas (added/removed) go out;
 # each further day costs about a minute and shows nothing new.

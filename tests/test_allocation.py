@@ -9,12 +9,12 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from nurture.erasure import REQUESTS, customer_hash
 from nurture.export.allocation import ALLOCATIONS, Guards, allocate
 from nurture.export.config import SizeGuard
 from nurture.export.segments import Segment
 from nurture.export.slot import RunSlot, latest_before
 from nurture.export.stage import size_swing
+from nurture.export.suppression import REQUESTS, customer_hash
 
 DAY = date(2025, 6, 1)
 CUSTOMERS = range(1, 401)

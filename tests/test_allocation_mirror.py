@@ -14,7 +14,7 @@ import pytest
 from nurture.config import load_settings
 from nurture.export.allocation import ALLOCATIONS, ensure_tables
 from nurture.export.allocation_mirror import MIRROR, mirror_allocations
-from nurture.warehouse_retention import purge_warehouse_rows
+from nurture.privacy.warehouse_retention import purge_warehouse_rows
 from tests.conftest import fresh_pg_schemas
 
 DAYS = [date(2025, 3, d) for d in (1, 2, 3, 4)]

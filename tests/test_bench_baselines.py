@@ -15,7 +15,7 @@ from nurture.bench.report import agreement
 from nurture.bench.stages import results_dir
 from nurture.config import load_settings
 from nurture.generate import generate_shop
-from nurture.transform import run_dbt
+from nurture.warehouse.transform import run_dbt
 from tests.conftest import midnight
 
 

@@ -30,7 +30,7 @@ import pytest
 
 from nurture import pipeline
 from nurture.config import PROJECT_ROOT, Settings, load_settings
-from nurture.source_check import check_source
+from nurture.extract.source_check import check_source
 from tests.conftest import midnight
 
 SOURCE = PROJECT_ROOT / "tests" / "data" / "cdnow" / "CDNOW_sample.txt"

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from rich.console import Console
 from typer.testing import CliRunner
 
-from nurture import cli, summary
+from nurture import cli
+from nurture.bi import summary
 from nurture.cli_output import EXPORT_COLUMNS, export_table, print_tables
 from nurture.export.publish import SUPPRESSION_REASONS
 

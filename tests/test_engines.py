@@ -1,6 +1,6 @@
 """Switching engines changes nothing: one shop, built on DuckDB, PostgreSQL and Spark.
 
-A small shop is extracted into a raw zone. ``nurture.load_postgres`` loads it into a
+A small shop is extracted into a raw zone. ``nurture.warehouse.load_postgres`` loads it into a
 real PostgreSQL server (the project's own, ``scripts/postgres.sh``, which ``make test``
 starts); Spark reads it in place (a local session inside this process, its tables and
 metastore in a temporary folder). ``dbt build`` runs every model, data test and unit
@@ -22,14 +22,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nurture import pipeline, spark
-from nurture.erasure import forget
+from nurture import pipeline
 from nurture.export.allocation import ALLOCATIONS, ensure_tables
-from nurture.load_postgres import DATASETS, load_raw_to_postgres
 from nurture.predict.step import predict_customer_value
+from nurture.privacy.erasure import forget
 from nurture.quality.checks import MART_MODELS, check_marts
-from nurture.transform import dbt_build, manifest_path
-from nurture.warehouse import read_sql
+from nurture.warehouse import spark
+from nurture.warehouse.load_postgres import DATASETS, load_raw_to_postgres
+from nurture.warehouse.queries import read_sql
+from nurture.warehouse.transform import dbt_build, manifest_path
 from tests.conftest import fresh_pg_schemas, make_shop, midnight
 from tests.tables import assert_same_table
 

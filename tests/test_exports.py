@@ -21,15 +21,15 @@ import pytest
 import yaml
 
 from nurture import pipeline
-from nurture.erasure import forget
+from nurture.bi.summary import build_summary
 from nurture.export import publish as publish_module
 from nurture.export.config import DEFAULT_FILE
 from nurture.export.sandbox_api import SandboxApi
 from nurture.export.segments import discover_segments
 from nurture.export.state import members_path
 from nurture.local_airflow import sandbox_connection
-from nurture.summary import build_summary
-from nurture.transform import manifest_path
+from nurture.privacy.erasure import forget
+from nurture.warehouse.transform import manifest_path
 from tests.conftest import day_interval, make_shop, midnight
 from tests.reference import channel_suppressions, with_reachability
 

@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 
 from nurture import pipeline
-from nurture.erasure import apply_erasures, forget
-from nurture.load_postgres import load_raw_to_postgres
-from nurture.transform import dbt_paths, manifest_path, run_dbt
-from nurture.warehouse import read_sql
+from nurture.privacy.erasure import apply_erasures, forget
+from nurture.warehouse.load_postgres import load_raw_to_postgres
+from nurture.warehouse.queries import read_sql
+from nurture.warehouse.transform import dbt_paths, manifest_path, run_dbt
 from tests.conftest import fresh_pg_schemas, make_shop, midnight
 from tests.tables import assert_same_table
 

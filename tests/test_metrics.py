@@ -17,7 +17,7 @@ import yaml
 
 from nurture import pipeline
 from nurture.config import DBT_PROJECT_DIR
-from nurture.transform import run_dbt
+from nurture.warehouse.transform import run_dbt
 from tests.conftest import make_shop, midnight
 from tests.reference import monthly_retention_reference
 

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy
 
 from nurture import pipeline
-from nurture.erasure import forget
 from nurture.export.notify import notifications_path
 from nurture.local_airflow import airflow_env, backfill, dags_test, free_port, init_metadata
+from nurture.privacy.erasure import forget
 from tests.conftest import make_shop, midnight
 from tests.reference import winback_reference
 

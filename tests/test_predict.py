@@ -19,7 +19,7 @@ from nurture import pipeline
 from nurture.predict import btyd
 from nurture.predict.holdout import holdout_check
 from nurture.predict.step import PredictionError, horizon_days_from_project, predict_customer_value
-from nurture.transform import run_dbt
+from nurture.warehouse.transform import run_dbt
 from tests.conftest import make_shop, midnight
 
 CDNOW = Path(__file__).parent / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"

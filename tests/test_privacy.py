@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from nurture.extract.event_logs import LOG_NAME, extract_event_logs
 from nurture.extract.raw_zone import AUDIT, QUARANTINE
 from nurture.extract.shop_tables import extract_shop_tables
-from nurture.privacy import erase_customers, purge_expired, purge_exports
+from nurture.privacy.files import erase_customers, purge_expired, purge_exports
 from tests.conftest import day_interval, land_customers
 
 

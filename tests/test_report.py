@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from nurture import bi, pipeline
+from nurture import pipeline
+from nurture.bi import snapshot as bi
 from nurture.config import DBT_PROJECT_DIR, load_settings
-from nurture.erasure import apply_erasures, request_erasure
 from nurture.export.config import DEFAULT_FILE
+from nurture.privacy.erasure import apply_erasures, request_erasure
+from nurture.privacy.warehouse_retention import RetentionSettingError, check_periods
 from nurture.report.build import FIRST_RUNS_ONLY, NO_SPEND_INPUT, SECTIONS, build_report, report_path
-from nurture.warehouse_retention import RetentionSettingError, check_periods
 from tests.conftest import day_interval, make_shop, midnight
 from tests.reference import (
     acquisition_cost_reference,

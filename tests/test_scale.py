@@ -16,9 +16,9 @@ from datetime import timedelta
 import pytest
 
 from nurture import pipeline
-from nurture.erasure import apply_erasures
-from nurture.transform import manifest_path, run_dbt
-from nurture.warehouse import read_sql
+from nurture.privacy.erasure import apply_erasures
+from nurture.warehouse.queries import read_sql
+from nurture.warehouse.transform import manifest_path, run_dbt
 from tests.conftest import make_shop, midnight
 from tests.tables import assert_same_table
 

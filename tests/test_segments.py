@@ -20,7 +20,7 @@ import pytest
 from nurture import pipeline
 from nurture.export.segments import Segment, discover_segments
 from nurture.export.stage import current_consent_sql
-from nurture.transform import dbt_build, manifest_path
+from nurture.warehouse.transform import dbt_build, manifest_path
 from tests.conftest import make_shop, midnight
 from tests.reference import channel_suppressions, with_reachability
 

@@ -28,8 +28,8 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric
 
 from nurture import pipeline
 from nurture.config import load_settings
+from nurture.extract.source_check import SourceReport, check_source
 from nurture.shop_schema import SHOP_TABLES
-from nurture.source_check import SourceReport, check_source
 from tests.conftest import fresh_pg_schemas, make_shop, midnight
 from tests.tables import assert_same_table
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nurture.config import load_settings
-from nurture.source_check import SourceReport, check_source
+from nurture.extract.source_check import SourceReport, check_source
 
 # The shop schema as a hand-made shop might declare it (SQLite: timestamps as text).
 DDL = {

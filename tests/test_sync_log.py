@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
+from nurture.bi.summary import build_summary, render
 from nurture.config import Settings, load_settings
 from nurture.connections import MissingConnectionError
 from nurture.export import publish
@@ -29,7 +30,6 @@ from nurture.export.sandbox_api import SandboxApi
 from nurture.export.state import read_sync_log, state_dir
 from nurture.export.sync_log import ADDED_COLUMNS, COLUMNS, record_sync_log
 from nurture.report import data as report_data
-from nurture.summary import build_summary, render
 from tests.test_http_push import server_view
 
 DAY = date(2025, 12, 31)

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from nurture.config import load_settings
-from nurture.transform import run_dbt
+from nurture.warehouse.transform import run_dbt
 from tests.reference import entrants_to_detect, min_detectable_uplift, newcombe_interval
 
 # (x1, n1, x0, n0) and, where Newcombe (1998, table II, method 10) publishes it, the interval.

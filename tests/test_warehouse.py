@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from nurture import pipeline
-from nurture.transform import dbt_build, generate_docs, run_dbt
+from nurture.warehouse.transform import dbt_build, generate_docs, run_dbt
 from tests.conftest import make_shop, midnight
 from tests.reference import lifecycle_reference
 

@@ -12,7 +12,7 @@
         re-opens the day of the order, also its date before a correction), and the
         signup day of a customer new in them or whose signup day changed. Rerunning an
         older date (D < W) takes back what arrived after it. Erasure rewinds the table
-        itself (nurture.erasure). Full refresh: the day before var history_start_date.
+        itself (nurture.privacy.erasure). Full refresh: the day before var history_start_date.
     -#}
     {%- set history_start = modules.datetime.date.fromisoformat(var('history_start_date')) -%}
     {%- set day = modules.datetime.timedelta(days=1) -%}

@@ -83,7 +83,7 @@ def dbt_incremental_day(settings: Settings, params: dict) -> dict:
 def _build(settings: Settings, interval: tuple[datetime, datetime], full_refresh: bool) -> dict:
     """Load the interval (PostgreSQL target; a no-op on DuckDB) and build as of its last day."""
     from nurture import pipeline
-    from nurture.transform import dbt_build
+    from nurture.warehouse.transform import dbt_build
 
     run_date = (interval[1] - timedelta(days=1)).date()
     pipeline.load_warehouse(settings, *interval)
@@ -122,7 +122,7 @@ def core_pipeline(settings: Settings, params: dict) -> dict:
     """The pipeline's own lifecycle / RFM / CRR models (with everything they read) as the
     daily run builds them (incremental models keep their state), tests left out: the
     like-for-like with the baselines, which compute the same from the raw zone."""
-    from nurture.transform import run_dbt
+    from nurture.warehouse.transform import run_dbt
 
     select = ["--select", "+int_customer_lifecycle +dim_customer_rfm +rpt_monthly_retention"]
     started = time.perf_counter()
@@ -176,7 +176,7 @@ STAGES: dict[str, Callable[[Settings, dict], dict]] = {
 PRELOAD = {
     "floor": ["duckdb"],
     "pandas": ["pandas", "pyarrow.parquet", "nurture.bench.pandas_baseline"],
-    "core_pipeline": ["dbt.cli.main", "nurture.transform"],
+    "core_pipeline": ["dbt.cli.main", "nurture.warehouse.transform"],
 }
 
 

@@ -30,9 +30,9 @@ from datetime import date
 
 import duckdb
 
-from nurture.erasure import REQUESTS, ensure_requests, hash_sql
 from nurture.export.segments import Segment
 from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
+from nurture.export.suppression import REQUESTS, ensure_requests, hash_sql
 
 SCHEMA = "exports"
 ALLOCATIONS = f"{SCHEMA}.allocations"

@@ -9,7 +9,7 @@ contacts or channels (the uplift needs run, segment, customer and status only).
 Only the run dates that differ are copied: a digest of each date's rows on both sides
 decides (a re-run replaces a date's allocation; warehouse retention removes old dates,
 and so does the mirror). Erasure reaches the mirror like every table with a
-``customer_id`` (``nurture.erasure``). On DuckDB there is nothing to do.
+``customer_id`` (``nurture.privacy.erasure``). On DuckDB there is nothing to do.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class _Postgres:
         self.table = f'"{os.environ.get("NURTURE_PG_SCHEMA", "nurture")}".{MIRROR}'
 
     def digests(self) -> dict[date, tuple[int, str]]:
-        from nurture.warehouse import postgres_connection
+        from nurture.warehouse.queries import postgres_connection
 
         with postgres_connection() as conn, conn.cursor() as cur:
             cur.execute("select to_regclass(%s) is not null", [self.table])
@@ -118,7 +118,7 @@ class _Postgres:
             return _by_date(cur.fetchall())
 
     def replace(self, rows: Path, changed: list[date], gone: list[date]) -> None:
-        from nurture.warehouse import postgres_connection
+        from nurture.warehouse.queries import postgres_connection
 
         ddl = ", ".join(f"{name} {kind.replace('varchar', 'text')}" for name, kind in COLUMNS.items())
         csv = rows.with_suffix(".csv")  # an empty field is NULL to COPY ... csv
@@ -136,7 +136,7 @@ class _Spark:
     through the Spark session dbt uses (changed dates overwritten, gone dates dropped)."""
 
     def __init__(self, settings: Settings) -> None:
-        from nurture import spark
+        from nurture.warehouse import spark
 
         self.settings = settings
         self.schema = spark.target(settings)["schema"]
@@ -150,7 +150,7 @@ class _Spark:
             return _by_date(con.sql(digest_sql(relation)).fetchall())
 
     def replace(self, rows: Path, changed: list[date], gone: list[date]) -> None:
-        from nurture import spark
+        from nurture.warehouse import spark
 
         session = spark.session(self.settings)
         name = f"{self.schema}.{MIRROR}"

@@ -28,8 +28,8 @@ from nurture.export.allocation import ALLOCATIONS, CHANNELS, allocate
 from nurture.export.config import ExportConfig, SizeGuard
 from nurture.export.segments import Segment, discover_segments
 from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
-from nurture.transform import manifest_path
-from nurture.warehouse import mirror_marts, mirror_schema, model_relation
+from nurture.warehouse.queries import mirror_marts, mirror_schema, model_relation
+from nurture.warehouse.transform import manifest_path
 
 log = logging.getLogger(__name__)
 AUDIENCE = "dim_customer_audience"  # consent, addresses and suppressions per customer

@@ -12,7 +12,7 @@ One code path per engine, chosen like dbt's target (argument, else
 ``settings.dbt_target``, from ``NURTURE_DBT_TARGET``): DuckDB through the file at
 ``settings.warehouse_path``, PostgreSQL through
 SQLAlchemy/psycopg2 with the ``NURTURE_PG_*`` variables ``profiles.yml`` reads, Spark
-by reading the inputs' Parquet and writing through a Spark session (``nurture.spark``).
+by reading the inputs' Parquet and writing through a Spark session (``nurture.warehouse.spark``).
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ class PostgresWarehouse:
     def __init__(self, settings: Settings) -> None:
         from sqlalchemy import create_engine
 
-        from nurture.load_postgres import postgres_url_from_env
+        from nurture.warehouse.load_postgres import postgres_url_from_env
 
         # One reading of NURTURE_PG_* (same defaults as profiles.yml and scripts/postgres.sh).
         self.schema = os.environ.get("NURTURE_PG_SCHEMA", SCHEMAS["postgres"])
@@ -341,7 +341,7 @@ class SparkWarehouse:
     statement, and the fit history keeps one partition per run date, replaced."""
 
     def __init__(self, settings: Settings) -> None:
-        from nurture import spark
+        from nurture.warehouse import spark
 
         self.settings = settings
         self.schema = spark.target(settings)["schema"]
@@ -349,7 +349,7 @@ class SparkWarehouse:
     def read_inputs(self) -> pd.DataFrame:
         import duckdb
 
-        from nurture.warehouse import read_sql
+        from nurture.warehouse.queries import read_sql
 
         try:
             return read_sql(self.settings, _read_sql(self.schema))
@@ -364,7 +364,7 @@ class SparkWarehouse:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from nurture import spark
+        from nurture.warehouse import spark
 
         session = spark.session(self.settings)
         with tempfile.TemporaryDirectory(dir=spark.warehouse_dir(self.settings).parent) as work:

@@ -19,7 +19,7 @@ import pandas as pd
 from nurture.config import Settings
 from nurture.extract.raw_zone import AUDIT, days_in_interval, partition_dir, utc_naive
 from nurture.quality.gate import SuiteOutcome, build_data_docs, enforce, validate
-from nurture.warehouse import model_relation, read_sql, record_results
+from nurture.warehouse.queries import model_relation, read_sql, record_results
 
 log = logging.getLogger(__name__)
 

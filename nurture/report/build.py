@@ -9,7 +9,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from nurture import atomic, bi
+from nurture import atomic
+from nurture.bi import snapshot as bi
 from nurture.config import Settings
 from nurture.report import charts, data
 

@@ -1,4 +1,4 @@
-"""What the report shows, read from the published BI snapshot (``nurture.bi``): one
+"""What the report shows, read from the published BI snapshot (``nurture.bi.snapshot``): one
 query per chart or table, in DuckDB over Parquet, never the warehouse file."""
 
 from __future__ import annotations

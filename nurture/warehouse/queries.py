@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from nurture.config import Settings
-from nurture.transform import manifest_path
+from nurture.warehouse.transform import manifest_path
 
 AUDIT_SCHEMA = "audit"
 RESULTS_TABLE = "validation_results"
@@ -50,7 +50,7 @@ def postgres_connection():
     """A PostgreSQL connection that commits on success and is always closed."""
     import psycopg2
 
-    from nurture.load_postgres import postgres_url_from_env
+    from nurture.warehouse.load_postgres import postgres_url_from_env
 
     conn = psycopg2.connect(postgres_url_from_env())
     try:
@@ -78,7 +78,7 @@ def _spark_reader(settings: Settings, own_tables: bool = True):
     """On the Spark target: an in-memory DuckDB with views over the Spark tables' Parquet
     and (``own_tables``) over Nurture's own tables in the DuckDB file (audit, exports), so
     the same SQL reads both. A name in both (a mirrored mart) is Spark's."""
-    from nurture.spark import attach_tables
+    from nurture.warehouse.spark import attach_tables
 
     with duckdb.connect() as con:
         spark_tables = set(attach_tables(settings, con))

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetAlias, AsyncCallback, DeadlineAlert, DeadlineReference
 
-from nurture.alerts import on_deadline_missed
+from nurture.orchestration.alerts import on_deadline_missed
 
 # Tasks that open the DuckDB warehouse file, or write the shop's raw partitions
 # (which both DAGs land), take the one slot of this pool.

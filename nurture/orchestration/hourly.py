@@ -26,7 +26,7 @@ from nurture import pipeline
 from nurture.config import Settings
 from nurture.export.slot import RunSlot
 from nurture.extract.raw_zone import utc_naive
-from nurture.transform import NodeResult, dbt_paths
+from nurture.warehouse.transform import NodeResult, dbt_paths
 
 log = logging.getLogger(__name__)
 HOURLY_TAG = "hourly"

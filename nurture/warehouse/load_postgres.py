@@ -230,7 +230,7 @@ def load_raw_to_postgres(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m nurture.load_postgres [--start D] [--end D]``: the raw zone of NURTURE_HOME into PG."""
+    """``python -m nurture.warehouse.load_postgres [--start D] [--end D]``: the raw zone into PG."""
     import argparse
 
     from nurture.config import load_settings

@@ -85,8 +85,8 @@ def queue(settings: Settings, customer_ids: set[int]) -> dict[str, int]:
     mid-push may have delivered people no snapshot records. Deleting an unknown id
     is a no-op for the platform. Returns entries queued per destination.
     """
-    from nurture.erasure import customer_hash
     from nurture.export.config import load_export_config
+    from nurture.export.suppression import customer_hash
 
     queued = {}
     for destination in load_export_config(settings).destinations.values():

@@ -2,7 +2,7 @@
 
 A request is kept only as a keyed hash of the customer id in the warehouse table
 ``privacy.erasure_requests``: the suppression list. ``forget`` records it, queues
-the platforms' user deletes (``erasure_outbox.py``) and then erases every local
+the platforms' user deletes (``nurture.export.erasure_outbox``) and then erases every local
 layer before it returns:
 
 - every warehouse table with a ``customer_id`` (the DuckDB file, and the PostgreSQL
@@ -25,10 +25,8 @@ secret, from the environment) so the list cannot be reversed by trying every id.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,15 +36,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nurture import erasure_outbox
 from nurture.atomic import new_work_folder, replace_file, swap_folder
-from nurture.bi import bi_dir
+from nurture.bi.snapshot import bi_dir
 from nurture.config import Settings
-from nurture.erasure_outbox import Delivery
-from nurture.privacy import erase_hashes, files_failing
+from nurture.export import erasure_outbox
+from nurture.export.erasure_outbox import Delivery
+from nurture.export.suppression import REQUESTS, customer_hash, ensure_requests, hash_sql, pepper
+from nurture.privacy.files import erase_hashes, files_failing
 
 log = logging.getLogger(__name__)
-REQUESTS = "privacy.erasure_requests"
 # Warehouse tables dbt does not rebuild from the raw zone on every build.
 KEPT_TABLES = ("fct_engagement_events", "pred_customer_value", "exports.allocations")
 # The incremental stage history keeps its days from build to build, and an erased repeat
@@ -61,28 +59,6 @@ def _rewind_sql(table: str, erased_ids_sql: str) -> str:
     return f"""delete from {table} where as_of_date >= (
         select min(as_of_date) from {table}
         where median_gap_days is not null and customer_id in ({erased_ids_sql}))"""
-
-
-def pepper() -> str:
-    return os.environ.get("NURTURE_ERASURE_PEPPER", "")
-
-
-def customer_hash(customer_id: int) -> str:
-    return hashlib.sha256(f"{pepper()}:{customer_id}".encode()).hexdigest()
-
-
-def hash_sql(column: str = "customer_id") -> str:
-    """The same hash in DuckDB SQL."""
-    secret = pepper().replace("'", "''")
-    return f"sha256('{secret}:' || {column}::varchar)"
-
-
-def ensure_requests(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists privacy")
-    con.execute(
-        f"create table if not exists {REQUESTS} "
-        "(customer_hash varchar primary key, requested_at timestamp, applied_at timestamp)"
-    )
 
 
 def request_erasure(settings: Settings, customer_ids: set[int]) -> int:
@@ -137,7 +113,7 @@ def _erase_warehouse(con: duckdb.DuckDBPyConnection, every_table: bool) -> dict[
 def _erase_postgres(hashes: list[str], fresh: list[str]) -> dict[str, int]:
     """The same on the PostgreSQL warehouse: every table with a customer_id (raw and marts);
     ``fresh``: the requests not applied before (whose stage-history days are rebuilt)."""
-    from nurture.warehouse import postgres_connection
+    from nurture.warehouse.queries import postgres_connection
 
     secret = pepper()
     removed = {}
@@ -185,7 +161,7 @@ def _erase_spark(settings: Settings, hashes: list[str]) -> dict[str, int]:
     """The same on the Spark target. Its managed tables are Parquet files that Spark finds
     by listing their folders, so each file is rewritten without the rows, atomically; the
     Hadoop checksum beside a rewritten file goes (a stale one would fail Spark's read)."""
-    from nurture.spark import warehouse_dir
+    from nurture.warehouse.spark import warehouse_dir
 
     root = warehouse_dir(settings)
     removed: dict[str, int] = {}

@@ -1,9 +1,9 @@
 """What each run did, in warehouse tables a BI tool can chart.
 
 - ``audit.pipeline_steps``: one row per task of a run (state, start, duration,
-  try), written by the DAG's task callbacks as small JSON files under
-  ``<home>/runs/<run_id>/`` (tasks on any worker, no warehouse lock) and loaded
-  by the run's last task;
+  try), written by the DAG's task callbacks (``nurture.orchestration.run_log``) as
+  small JSON files under ``<home>/runs/<run_id>/`` (tasks on any worker, no
+  warehouse lock) and loaded by the run's last task;
 - ``audit.dbt_node_results``: every model, test and seed of the run's
   ``dbt build`` with its status and seconds, failures included;
 - ``audit.pipeline_runs``: one row per run: duration, steps failed, rows per
@@ -79,64 +79,21 @@ def steps_dir(settings: Settings, run_id: str) -> Path:
     return settings.home / "runs" / run_id.replace("/", "_")
 
 
-def write_step(settings: Settings, context, state: str, cause: str | None = None) -> None:
-    """One task's outcome, from an Airflow callback's context, as a JSON file."""
-    from nurture.extract.raw_zone import utc_naive
-
-    ti = context["ti"]
-    ended = datetime.now(UTC)
-    started = ti.start_date or ended
-    map_index = getattr(ti, "map_index", -1)
-    step = {
-        "run_id": ti.run_id,
-        "logical_date": context["data_interval_start"].date().isoformat(),
-        "task_id": ti.task_id,
-        "map_index": map_index,
-        "state": state,
-        "try_number": ti.try_number,
-        "started_at": utc_naive(started).isoformat(),
-        "ended_at": utc_naive(ended).isoformat(),
-        "duration_s": round((ended - started).total_seconds(), 3),
-        "cause": cause,
-    }
-    folder = steps_dir(settings, ti.run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{ti.task_id}.{map_index}.json").write_text(json.dumps(step) + "\n")
-
-
-def on_success(context) -> None:
-    from nurture.config import load_settings
-
-    write_step(load_settings(), context, "success")
-
-
-def on_failure(context) -> None:
-    """Alert, and keep the failed step for the run record."""
-    from nurture.alerts import cause_of, on_task_failure
-    from nurture.config import load_settings
-
-    cause = cause_of(context.get("exception"))
-    if cause == "run_failed":
-        return  # the failed step has alerted already
-    on_task_failure(context)
-    write_step(load_settings(), context, "failed", cause)
-
-
 def record_dbt_results(settings: Settings, run_id: str, run_date: date, results) -> None:
     rows = [
         {"run_id": run_id, "logical_date": run_date, "node": r.name, "resource_type": r.resource_type,
          "status": r.status, "seconds": r.seconds, "message": (r.message or "")[:500]}
         for r in results
     ]  # fmt: skip
-    from nurture.warehouse import replace_rows
+    from nurture.warehouse.queries import replace_rows
 
     replace_rows(settings, DBT_TABLE, DBT_COLUMNS, rows, ("run_id",))
 
 
 def layer_rows(settings: Settings) -> dict[str, int]:
     """Rows in every model of each layer (from the last build's manifest)."""
-    from nurture.transform import manifest_path
-    from nurture.warehouse import node_relation, read_sql
+    from nurture.warehouse.queries import node_relation, read_sql
+    from nurture.warehouse.transform import manifest_path
 
     path = manifest_path(settings)
     if not path.exists():
@@ -166,7 +123,7 @@ def _raw_rows(settings: Settings, run_date: date) -> int | None:
 
 
 def _summaries(settings: Settings, run_id: str) -> dict[str, int | float]:
-    from nurture.warehouse import read_sql
+    from nurture.warehouse.queries import read_sql
 
     quoted = run_id.replace("'", "''")
     out: dict[str, int | float] = {}
@@ -191,7 +148,7 @@ def _summaries(settings: Settings, run_id: str) -> dict[str, int | float]:
 
 
 def _erasures_pending(settings: Settings) -> dict[str, int | str | None]:
-    from nurture.erasure_outbox import pending
+    from nurture.export.erasure_outbox import pending
 
     where = pending(settings)
     return {
@@ -202,7 +159,7 @@ def _erasures_pending(settings: Settings) -> dict[str, int | str | None]:
 
 def record_steps(settings: Settings, run_id: str) -> list[dict]:
     """Load the run's step files into ``audit.pipeline_steps``; returns the steps."""
-    from nurture.warehouse import replace_rows
+    from nurture.warehouse.queries import replace_rows
 
     steps = [json.loads(p.read_text()) for p in sorted(steps_dir(settings, run_id).glob("*.json"))]
     for step in steps:
@@ -214,7 +171,7 @@ def record_steps(settings: Settings, run_id: str) -> list[dict]:
 
 def record_run(settings: Settings, run_date: date, run_id: str) -> dict:
     """Load the run's step files and write its one-row record; returns the record."""
-    from nurture.warehouse import replace_rows
+    from nurture.warehouse.queries import replace_rows
 
     steps = record_steps(settings, run_id)
     now = datetime.now(UTC).replace(tzinfo=None)

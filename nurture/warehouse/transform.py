@@ -50,14 +50,11 @@ def project_vars(settings: Settings) -> dict[str, str]:
     """The dbt vars the pipeline's settings decide: one place for each setting, so nobody
     edits dbt_project.yml to onboard a shop. The run date is not one of them: it goes in
     NURTURE_RUN_DATE (see the run_date() macro), so that vars stay the same from day to
-    day and dbt reuses its parse of the project."""
-    from nurture.export.config import load_export_config  # the export package imports this one
-
+    day and dbt reuses its parse of the project. (The pipeline adds the exports' holdout
+    share: ``nurture.pipeline.transform``.)"""
     return {
         "history_start_date": settings.start_date.isoformat(),
         "reporting_currency": settings.reporting_currency,
-        # Detectable uplift is sized for the holdout share the exports apply.
-        "uplift_holdout_share": load_export_config(settings).guards.holdout_share,
     }
 
 
@@ -92,7 +89,7 @@ def run_dbt(
     target = target or settings.dbt_target
     args += ["--target", target]
     if target == "spark":
-        from nurture.spark import quiet_py4j
+        from nurture.warehouse.spark import quiet_py4j
 
         quiet_py4j()  # dbt's session method runs Spark in this process
     # dbt reads its paths from the environment: set them for this call only, so

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from nurture import erasure_outbox
 from nurture.config import Settings
+from nurture.export import erasure_outbox
 from nurture.export.publish import SUPPRESSION_REASONS
 from nurture.quality.gate import data_docs_index
 
@@ -39,7 +39,7 @@ class Summary:
     data_docs: str = ""
     # exports.sync_log's rows (as dicts, every column) of the day's latest daily run
     sync_log: list[dict] = field(default_factory=list)
-    # The latest Airflow runs up to the date, from audit.pipeline_runs (see nurture.run_log)
+    # The latest Airflow runs up to the date, from audit.pipeline_runs (see nurture.bi.run_record)
     runs: list[tuple] = field(default_factory=list)
     # Platform deletes of erased customers not yet acknowledged, per destination
     erasures_pending: dict[str, int] = field(default_factory=dict)

@@ -26,8 +26,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from nurture.config import Settings
-from nurture.transform import manifest_path
-from nurture.warehouse import node_relation, read_marts
+from nurture.warehouse.queries import node_relation, read_marts
+from nurture.warehouse.transform import manifest_path
 
 BI_EXPOSURE_TYPES = ("dashboard", "analysis")
 CATALOGUE = "nurture_bi.duckdb"

@@ -1,7 +1,7 @@
 """Retention periods for the warehouse tables that keep personal data, one setting per
 family of tables (``NURTURE_*_RETENTION_DAYS``; unset: kept). ``apply_retention`` runs
 it in every daily run, after the exports; the raw zone and the export files have their
-own periods (``nurture.privacy``).
+own periods (``nurture.privacy.files``).
 
 - events: ``fct_engagement_events`` (a customer's opens, clicks, page views), rows whose
   ``occurred_at`` is older. Profiles look back ``profile_lookback_days`` (365): a shorter
@@ -81,7 +81,7 @@ def purge_warehouse_rows(settings: Settings, as_of: date, frequency_cap_days: in
     for family, days in periods.items():
         cutoff = as_of - timedelta(days=days)
         if family == "events":
-            from nurture.warehouse import model_relation
+            from nurture.warehouse.queries import model_relation
 
             tables = ((model_relation(settings, "fct_engagement_events"), "cast(occurred_at as date)"),)
             on_target = True
@@ -105,7 +105,7 @@ def _delete_before(settings: Settings, table: str, column: str, cutoff: date, on
     DuckDB file that keeps the exports' state."""
     sql = f"delete from {table} where {column} < %s"
     if on_target and settings.dbt_target == "postgres":
-        from nurture.warehouse import postgres_connection
+        from nurture.warehouse.queries import postgres_connection
 
         with postgres_connection() as conn, conn.cursor() as cur:
             cur.execute("select to_regclass(%s)", [table.replace('"', "")])

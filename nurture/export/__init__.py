@@ -1,0 +1,6 @@
+"""Reverse ETL: each segment allocated once per run (consent, suppression list,
+holdout, duplicates, frequency cap: ``allocation``), checked and staged (``stage``),
+then published to its destinations — files, hashed ad audiences, an HTTP API — as
+full and delta, atomically (``publish``, ``http_push``), with the sync log, the
+platforms' erasure outbox and the allocations' mirror for dbt. It may import the
+quality checks, the warehouse and the foundation modules, never Airflow."""
