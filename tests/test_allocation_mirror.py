@@ -1,9 +1,11 @@
 """The export state's allocations mirrored into the PostgreSQL warehouse: equal to the
 DuckDB state after every sync, only changed run dates copied, purged runs dropped at
-once, no contact copied. (Spark's mirror is built and compared in test_engines.)"""
+once, no contact copied (Spark's mirror is built and compared in test_engines); and
+warehouse retention on the PostgreSQL target."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import date
 
@@ -11,10 +13,12 @@ import duckdb
 import psycopg2
 import pytest
 
+from nurture.bi.run_record import STEP_COLUMNS, STEPS_TABLE
 from nurture.config import load_settings
 from nurture.export.allocation import ALLOCATIONS, ensure_tables
 from nurture.export.allocation_mirror import MIRROR, mirror_allocations
 from nurture.privacy.warehouse_retention import purge_warehouse_rows
+from nurture.warehouse.queries import replace_rows
 from tests.conftest import fresh_pg_schemas
 
 DAYS = [date(2025, 3, d) for d in (1, 2, 3, 4)]
@@ -89,3 +93,23 @@ def test_retention_drops_the_mirrors_old_runs_with_the_state(settings, pg_url):
     assert deleted[ALLOCATIONS] == deleted[MIRROR] == 2 * 60, deleted
     assert {row[0] for row in mirror(pg_url, schema)} == {DAYS[2], DAYS[3]}
     assert mirror(pg_url, schema) == state(on)
+
+
+def test_audit_retention_deletes_old_rows_on_postgresql(settings, pg_url):
+    """On the PostgreSQL target the run record lives there: its retention deletes there
+    (rows dated long before any other test's, so a shared server's rows are untouched)."""
+    on, _ = settings
+    run_id = f"retention-{uuid.uuid4().hex}"
+    rows = [
+        {"run_id": run_id, "logical_date": day, "task_id": "t", "map_index": -1, "state": "success"}
+        for day in (date(1980, 1, 1), date(1989, 6, 1))
+    ]
+    replace_rows(on, STEPS_TABLE, STEP_COLUMNS, rows, scope=("run_id", "logical_date"))
+    kept = replace(on, audit_retention_days=1461)  # as of 1990-01-01: cut-off 1986-01-01
+    deleted = purge_warehouse_rows(kept, date(1990, 1, 1), 7)
+    assert deleted[STEPS_TABLE] == 1, deleted
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute(f"select logical_date from {STEPS_TABLE} where run_id = %s", [run_id])
+        assert cur.fetchall() == [(date(1989, 6, 1),)]
+        cur.execute(f"delete from {STEPS_TABLE} where run_id = %s", [run_id])
+    conn.close()

@@ -13,7 +13,8 @@ import pytest
 
 from nurture.config import load_settings
 from nurture.export.config import Destination, ExportConfigError, FieldMap, load_export_config
-from nurture.export.publish import compute_delta, write_to
+from nurture.export.destination_types import write_to
+from nurture.export.publish import compute_delta
 
 
 def test_the_shipped_destinations_file_loads_and_bad_entries_name_the_file(tmp_path):

@@ -22,6 +22,7 @@ import yaml
 
 from nurture import pipeline
 from nurture.bi.summary import build_summary
+from nurture.export import destination_types
 from nurture.export import publish as publish_module
 from nurture.export.config import DEFAULT_FILE
 from nurture.export.sandbox_api import SandboxApi
@@ -232,7 +233,7 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
     target = folder(settings, segment, day)
     before = snapshot_bytes(settings, day)
     manifest_before = (target / "manifest.json").read_bytes()
-    real_write = publish_module._write
+    real_write = destination_types._write
     calls = []
 
     def crash_on_third_file(path, table, fmt):
@@ -242,7 +243,7 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
                 raise OSError("disk full")
         real_write(path, table, fmt)
 
-    monkeypatch.setattr(publish_module, "_write", crash_on_third_file)
+    monkeypatch.setattr(destination_types, "_write", crash_on_third_file)
     outcome = pipeline.export(settings, day, "crashed", day_interval(day)[1])
     assert outcome.failed and all(f.startswith(f"{segment} -> ") for f in outcome.failed), outcome.failed
     # What a reader sees is the previous export, whole.
@@ -250,7 +251,7 @@ def test_a_crash_mid_export_leaves_the_previous_export_and_the_rerun_completes(t
     assert snapshot_bytes(settings, day) == before
 
     # A crash after the files but before the snapshot is saved: the next run's delta is the same.
-    monkeypatch.setattr(publish_module, "_write", real_write)
+    monkeypatch.setattr(destination_types, "_write", real_write)
     monkeypatch.setattr(publish_module, "save_members", lambda *a: (_ for _ in ()).throw(OSError("killed")))
     assert pipeline.export(settings, day, "crashed-again", day_interval(day)[1]).failed
     monkeypatch.undo()

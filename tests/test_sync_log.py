@@ -22,7 +22,7 @@ from rich.console import Console
 from nurture.bi.summary import build_summary, render
 from nurture.config import Settings, load_settings
 from nurture.connections import MissingConnectionError
-from nurture.export import publish
+from nurture.export import destination_types, publish
 from nurture.export.allocation import Guards
 from nurture.export.config import Destination, ExportConfig, FieldMap, SizeGuard
 from nurture.export.http_push import PushError, push_batches
@@ -65,7 +65,9 @@ def settings(tmp_path, monkeypatch) -> Settings:
     settings = load_settings(tmp_path)
     settings.warehouse_path.parent.mkdir(parents=True)
     stage(settings)
-    monkeypatch.setattr(publish, "push_batches", partial(push_batches, base_delay=0.01, timeout=0.5))
+    monkeypatch.setattr(
+        destination_types, "push_batches", partial(push_batches, base_delay=0.01, timeout=0.5)
+    )
     return settings
 
 

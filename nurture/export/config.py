@@ -16,7 +16,6 @@ from nurture.config import Settings
 from nurture.export.allocation import Guards
 
 DEFAULT_FILE = Path(__file__).with_name("destinations.yml")
-DESTINATION_TYPES = ("files", "hashed_audience", "http")
 FIELD_FORMATS = ("lower", "e164", "iso_date")
 
 
@@ -90,16 +89,19 @@ class ExportConfig:
 
 
 def _destination(path: Path, name: str, body: dict, settings: Settings) -> Destination:
+    from nurture.export.destination_types import DESTINATION_TYPES  # they use this module's types
+
     kind = body.get("type")
     if kind not in DESTINATION_TYPES:
-        raise ExportConfigError(f"{path}: destination {name!r}: type must be one of {DESTINATION_TYPES}")
+        known = ", ".join(DESTINATION_TYPES)
+        raise ExportConfigError(f"{path}: destination {name!r}: type must be one of {known}")
     fields = []
     for entry in body.get("fields", []):
         if entry.get("format") not in (None, *FIELD_FORMATS):
             raise ExportConfigError(f"{path}: destination {name!r}: unknown format {entry.get('format')!r}")
         fields.append(FieldMap(entry["name"], entry.get("from", entry["name"]), entry.get("format")))
-    if kind == "http" and not body.get("connection"):
-        raise ExportConfigError(f"{path}: destination {name!r}: an http destination needs a connection")
+    if DESTINATION_TYPES[kind].needs_connection and not body.get("connection"):
+        raise ExportConfigError(f"{path}: destination {name!r}: an {kind} destination needs a connection")
     return Destination(
         name=name,
         type=kind,

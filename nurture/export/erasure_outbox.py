@@ -86,11 +86,13 @@ def queue(settings: Settings, customer_ids: set[int]) -> dict[str, int]:
     is a no-op for the platform. Returns entries queued per destination.
     """
     from nurture.export.config import load_export_config
+    from nurture.export.destination_types import DESTINATION_TYPES
     from nurture.export.suppression import customer_hash
 
     queued = {}
     for destination in load_export_config(settings).destinations.values():
-        if destination.type != "http" or not received_anything(settings, destination.name):
+        receives_deletes = DESTINATION_TYPES[destination.type].receives_deletes
+        if not receives_deletes or not received_anything(settings, destination.name):
             continue
         folder = outbox_dir(settings) / destination.name
         for customer_id in sorted(customer_ids):

@@ -10,11 +10,7 @@ entry is written on success and on failure alike, with what really went out.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -23,18 +19,17 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from nurture.atomic import new_work_folder, swap_folder
 from nurture.connections import MissingConnectionError, http_endpoint
 from nurture.export.config import Destination, ExportConfig
+from nurture.export.destination_types import DESTINATION_TYPES, Send
 from nurture.export.fields import FORMATS, select_list
-from nurture.export.http_push import Journal, PushResult, push_batches
+from nurture.export.http_push import PushResult
 from nurture.export.slot import RunSlot
 from nurture.export.stage import read_plan, staged_path
-from nurture.export.state import previous_members, save_members, state_dir, write_sync_log
+from nurture.export.state import previous_members, save_members, write_sync_log
 
 log = logging.getLogger(__name__)
 SUPPRESSION_REASONS = ("no_consent", "holdout", "duplicate", "frequency_cap")
-FILE_FORMATS = {"csv": "(format csv, header true)", "parquet": "(format parquet)", "jsonl": "(format json)"}
 
 
 @dataclass(frozen=True)
@@ -44,14 +39,6 @@ class Delta:
     removed: pa.Table  # keys only
     changed: pa.Table
     members: pa.Table  # (customer_id, row_hash) to save on success
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # An ad platform's customer-match file: SHA-256 of the normalised email and E.164 phone.
@@ -76,7 +63,7 @@ def compute_delta(staged: Path, destination: Destination, key: str, previous: Pa
     A removal names the key, or for a hashed audience the hashed email (no raw ids
     or PII leave for an ad platform): the snapshot keeps it as ``identity``.
     """
-    hashed = destination.type == "hashed_audience"
+    hashed = DESTINATION_TYPES[destination.type].hashes_identities
     with duckdb.connect() as con:
         con.execute(f"create view staged as select * from read_parquet('{staged}')")
         columns = list(con.sql("select * from staged").columns)
@@ -108,82 +95,6 @@ def compute_delta(staged: Path, destination: Destination, key: str, previous: Pa
         ).to_arrow_table()
         members = con.sql("select * from current order by customer_id").to_arrow_table()
     return Delta(rows, added, removed, changed, members)
-
-
-def _write(path: Path, table: pa.Table, fmt: str) -> None:
-    with duckdb.connect() as con:
-        con.register("data", table)
-        con.execute(f"copy data to '{path}' {FILE_FORMATS[fmt]}")
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def write_files(folder: Path, segment: str, delta: Delta, formats, manifest: dict) -> list[dict]:
-    """The snapshot in each format, the delta as CSV and ``manifest.json``, swapped in as one folder.
-
-    Everything is written into a hidden sibling folder, then renamed over the old
-    one: a reader sees the previous export or the new one, never a mix, and a crash
-    leaves only a hidden folder behind (removed by the next run).
-    """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in folder.parent.glob(f".{folder.name}.*"):
-        shutil.rmtree(leftover)
-    work = new_work_folder(folder)
-    parts = [(f"{segment}.{fmt}", delta.rows, fmt) for fmt in formats]
-    parts += [
-        (f"{name}.csv", table, "csv")
-        for name, table in (("added", delta.added), ("removed", delta.removed), ("changed", delta.changed))
-    ]
-    files = []
-    for name, table, fmt in parts:
-        _write(work / name, table, fmt)
-        files.append({"path": name, "format": fmt, "rows": table.num_rows, "sha256": sha256_of(work / name)})
-    (work / "manifest.json").write_text(
-        json.dumps(manifest | {"files": files}, indent=2, sort_keys=True) + "\n"
-    )
-    swap_folder(work, folder)
-    return files
-
-
-def write_to(url: str, segment: str, run: date | RunSlot, delta: Delta, formats, manifest: dict) -> None:
-    """Write an export under ``<url>/<segment>/<stamp>/``: a local folder, or any fsspec URL.
-
-    Locally the folder is swapped in whole. An object store has no atomic rename:
-    the files are built locally, uploaded, and ``manifest.json`` goes last (removed
-    first), so a reader that trusts only a folder with a manifest never sees a mix.
-    """
-    stamp = RunSlot.of(run).stamp
-    if "://" not in url or url.startswith("file://"):
-        write_files(
-            Path(url.removeprefix("file://")) / segment / stamp,
-            segment,
-            delta,
-            formats,
-            manifest,
-        )
-        return
-    import tempfile
-
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(url)
-    remote = f"{root.rstrip('/')}/{segment}/{stamp}"
-    with tempfile.TemporaryDirectory(prefix="nurture-export-") as scratch:
-        local = Path(scratch) / stamp
-        files = write_files(local, segment, delta, formats, manifest)
-        if fs.exists(f"{remote}/manifest.json"):
-            fs.rm(f"{remote}/manifest.json")
-        fs.makedirs(remote, exist_ok=True)
-        for entry in files:
-            fs.put_file(str(local / entry["path"]), f"{remote}/{entry['path']}")
-        fs.put_file(str(local / "manifest.json"), f"{remote}/manifest.json")
-
-
-def _rows_due(destination: Destination, delta: Delta) -> int:
-    """Rows the destination should receive: the snapshot for files, the delta for an API."""
-    if destination.type == "http":
-        return delta.added.num_rows + delta.changed.num_rows + delta.removed.num_rows
-    return delta.rows.num_rows
 
 
 def _figures(progress: PushResult, due: int) -> dict:
@@ -238,40 +149,6 @@ def _record(exports_dir: Path, slot: RunSlot, entry: dict, started: float) -> di
     return entry
 
 
-def _publish_files(
-    destination: Destination, segment: str, slot: RunSlot, delta: Delta, manifest: dict, progress: PushResult
-) -> None:
-    """Files and hashed audiences: one write of the whole snapshot (one batch, no retries)."""
-    formats = destination.formats if destination.type == "files" else ("csv",)
-    extra = {"hashing": "sha256"} if destination.type == "hashed_audience" else {}
-    write_to(destination.url, segment, slot, delta, formats, manifest | extra)
-    progress.sent_rows = delta.rows.num_rows
-    progress.sent_batches = 1 if delta.rows.num_rows else 0
-
-
-def _push(
-    exports_dir: Path,
-    destination: Destination,
-    segment: str,
-    slot: RunSlot,
-    delta: Delta,
-    endpoint: tuple[str, str],
-    progress: PushResult,
-) -> None:
-    """An HTTP API: upserts then removes in batches, resumed from the journal."""
-    upserts = pa.concat_tables([delta.added, delta.changed]).to_pylist()
-    removes = [{"external_id": r["customer_id"]} for r in delta.removed.to_pylist()]
-    size = destination.batch_size
-    batches = [("upsert", upserts[i : i + size]) for i in range(0, len(upserts), size)]
-    batches += [("remove", removes[i : i + size]) for i in range(0, len(removes), size)]
-    journal = Journal(state_dir(exports_dir) / "push" / destination.name / segment / f"{slot}.log")
-    base_url, token = endpoint
-    push_batches(
-        base_url, token, segment, batches, journal, destination.name, slot.stamp,
-        max_retries=destination.max_retries, result=progress,
-    )  # fmt: skip
-
-
 def publish_target(
     exports_dir: Path,
     config: ExportConfig,
@@ -305,8 +182,9 @@ def publish_target(
     entry = _entry(run_id, slot, segment, destination, plan, delta)
     if dry_run:
         return entry | {"status": "dry_run"}
-    due = _rows_due(destination, delta)
-    if destination.type == "http" and endpoint is None:
+    kind = DESTINATION_TYPES[destination.type]
+    due = kind.rows_due(delta)
+    if kind.needs_connection and endpoint is None:
         try:
             endpoint = http_endpoint(
                 destination.connection, f"Publishing {segment!r} to HTTP destination {destination.name!r}"
@@ -317,10 +195,7 @@ def publish_target(
     manifest = _manifest(entry, data_interval_end, previous, delta)
     progress = PushResult()  # filled in as rows go out, so a failure's entry is true too
     try:
-        if destination.type == "http":
-            _push(exports_dir, destination, segment, slot, delta, endpoint, progress)
-        else:
-            _publish_files(destination, segment, slot, delta, manifest, progress)
+        kind.send(Send(exports_dir, destination, segment, slot, delta, manifest, endpoint, progress))
     except Exception:
         _record(exports_dir, slot, entry | _figures(progress, due) | {"status": "failed"}, started)
         raise

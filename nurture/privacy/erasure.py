@@ -219,7 +219,7 @@ def _kept_lines(path: Path, fmt: str, erased) -> tuple[list[str], int]:
 
 def _erase_export_folder(folder: Path, erased) -> int:
     """Rewrite one export folder without the erased rows, manifest updated, swapped in whole."""
-    from nurture.export.publish import sha256_of
+    from nurture.export.destination_types import sha256_of
 
     manifest = json.loads((folder / "manifest.json").read_text())
     work = new_work_folder(folder)
