@@ -12,15 +12,6 @@
 
 with
 
-allocations as (
-
-    select run_date, segment, customer_id, status
-    from {{ ref('stg_exports__allocations') }}
-    where run_hour is null
-        and run_date < {{ run_date() }}
-
-),
-
 paid_orders as (
 
     select customer_id, ordered_date, total_reporting
@@ -29,85 +20,9 @@ paid_orders as (
 
 ),
 
-runs as (
-
-    select
-        run_date,
-        lag(run_date) over (order by run_date) as previous_run_date
-
-    from (select distinct run_date from allocations) as run_dates
-
-),
-
--- One row per segment, run and customer (a customer can be a candidate twice in a
--- segment; the holdout and consent verdicts are the customer's, so both rows agree).
-candidates as (
-
-    select
-        segment,
-        run_date,
-        customer_id,
-        max(case when status = 'holdout' then 1 else 0 end) = 1 as is_holdout,
-        max(case when status = 'included' then 1 else 0 end) = 1 as is_exported,
-        min(case when status = 'no_consent' then 0 else 1 end) = 1 as is_eligible
-
-    from allocations
-
-    group by segment, run_date, customer_id
-
-),
-
--- Each segment's first daily run (its candidates were members already).
-segment_starts as (
-
-    select segment, min(run_date) as first_run_date
-    from candidates
-    group by segment
-
-),
-
--- Arrived: a candidate at this run who was not one at the run before. At a segment's
--- first run nobody arrived: its candidates were members already (reported apart,
--- is_first_run). The same rules for both groups.
-arrivals as (
-
-    select
-        candidates.*,
-        candidates.run_date = segment_starts.first_run_date as is_first_run
-
-    from candidates
-
-    inner join runs
-        on candidates.run_date = runs.run_date
-
-    inner join segment_starts
-        on candidates.segment = segment_starts.segment
-
-    left join candidates as before
-        on candidates.segment = before.segment
-        and candidates.customer_id = before.customer_id
-        and before.run_date = runs.previous_run_date
-
-    where before.customer_id is null
-        and candidates.is_eligible
-
-),
-
--- A customer counts once per segment and window: an arrival within uplift_window_days of
--- their previous arrival in the segment (left and came back) is not a new entry.
 entries as (
 
-    select *
-
-    from (
-        select
-            arrivals.*,
-            lag(run_date) over (partition by segment, customer_id order by run_date) as previous_arrival
-        from arrivals
-    ) as ordered
-
-    where previous_arrival is null
-        or previous_arrival < {{ dbt.dateadd('day', -window_days, 'run_date') }}
+    select * from {{ ref('int_campaign_entries') }}
 
 ),
 
@@ -115,7 +30,7 @@ outcomes as (
 
     select
         entries.segment,
-        entries.run_date,
+        entries.entry_date,
         entries.customer_id,
         entries.is_holdout,
         entries.is_exported,
@@ -127,12 +42,12 @@ outcomes as (
 
     left join paid_orders
         on entries.customer_id = paid_orders.customer_id
-        and paid_orders.ordered_date > entries.run_date
-        and paid_orders.ordered_date <= {{ dbt.dateadd('day', window_days, 'entries.run_date') }}
+        and paid_orders.ordered_date > entries.entry_date
+        and paid_orders.ordered_date <= {{ dbt.dateadd('day', window_days, 'entries.entry_date') }}
 
     group by
         entries.segment,
-        entries.run_date,
+        entries.entry_date,
         entries.customer_id,
         entries.is_holdout,
         entries.is_exported,
@@ -144,7 +59,7 @@ groups as (
 
     select
         segment,
-        run_date as entry_date,
+        entry_date,
         is_first_run,
         sum(case when not is_holdout then 1 else 0 end) as treated_customers,
         sum(case when is_exported then 1 else 0 end) as exported_customers,
@@ -160,7 +75,7 @@ groups as (
 
     from outcomes
 
-    group by segment, run_date, is_first_run
+    group by segment, entry_date, is_first_run
 
 ),
 

@@ -4,9 +4,7 @@ with
 
 audience as (
 
-    select * from {{ ref('dim_customer_audience') }}
-    where is_smsable
-        and not has_open_support_ticket
+    {{ segment_audience('sms', 'promotional') }}
 
 ),
 

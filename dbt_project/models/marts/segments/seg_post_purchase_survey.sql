@@ -6,8 +6,7 @@ with
 
 audience as (
 
-    select * from {{ ref('dim_customer_audience') }}
-    where is_emailable
+    {{ segment_audience('email', 'service') }}
 
 ),
 

@@ -3,9 +3,7 @@ with
 
 audience as (
 
-    select * from {{ ref('dim_customer_audience') }}
-    where is_emailable
-        and not has_open_support_ticket
+    {{ segment_audience('email', 'promotional') }}
 
 ),
 
