@@ -260,9 +260,9 @@ def nurture_daily():
 
         publish_bi() >> retention_report()
 
-    @task
+    @task(pool=WAREHOUSE_POOL)  # it deletes warehouse rows (and the engine's allocations mirror)
     def apply_retention(data_interval_start=None) -> int:
-        """Delete raw, quarantine and export files past their retention periods (if set)."""
+        """Delete raw, quarantine and export files and warehouse rows past their retention periods."""
         from nurture import pipeline
         from nurture.config import load_settings
 

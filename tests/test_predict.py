@@ -157,7 +157,7 @@ def shop_warehouse(tmp_path_factory):
         "build",
         "--select",
         "+int_customer_btyd_inputs",
-        "stg_shop__customers",
+        "+stg_shop__customers",
         "--indirect-selection",
         "cautious",
     ]

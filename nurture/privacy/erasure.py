@@ -8,7 +8,7 @@ layer before it returns:
 - every warehouse table with a ``customer_id`` (the DuckDB file, and the PostgreSQL
   or Spark warehouse on those targets): rows deleted now, so nobody has to wait for
   a build; the next build, from the erased raw zone, stays consistent;
-- the raw zone and its quarantine (``privacy.erase_hashes``);
+- the raw zone and its quarantine (``nurture.privacy.files.erase_hashes``);
 - the staged export rows, each destination's member snapshots, and the local
   export copies (files and hashed ad audiences), rewritten with fresh manifests;
 - the BI snapshots (the HTML reports hold aggregates only).

@@ -24,7 +24,8 @@ runs as (
 
 ),
 
--- One row per segment, run and customer, with the customer's holdout and consent verdicts.
+-- One row per segment, run and customer (a segment may list a customer twice; the holdout
+-- and consent verdicts are the customer's, so both rows agree).
 candidates as (
 
     select
