@@ -326,8 +326,10 @@ class AirflowApi:
         self.headers = self.headers | {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, body: dict | None = None, attempts: int = 8) -> dict:
-        """One API call; a 503 (the SQLite metadata DB busy while the services start) is
-        retried with a growing pause."""
+        """One API call; the SQLite metadata DB busy (a 503 while the services start, or a
+        500 when "database is locked" while the scheduler writes: the API logs the cause, the
+        response only an error id; the request's transaction was rolled back) is retried with
+        a growing pause. A 500 that lasts through every attempt is raised."""
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(1, attempts + 1):
             request = urllib.request.Request(self.base + path, data=data, method=method, headers=self.headers)
@@ -335,7 +337,7 @@ class AirflowApi:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read() or b"{}")
             except urllib.error.HTTPError as error:
-                if error.code != 503 or attempt == attempts:
+                if error.code not in (500, 503) or attempt == attempts:
                     raise
                 time.sleep(attempt)
         raise AssertionError("unreachable")
