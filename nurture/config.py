@@ -1,9 +1,14 @@
-"""One place for configuration: paths and settings come from the environment.
+"""One place for configuration: the only module that reads the environment.
 
 Every setting has a default that works for the embedded demo (SQLite shop,
-DuckDB warehouse, everything under ``./data``). Secrets never live here: the
-shop database URL comes from the Airflow connection ``nurture_shop`` (see
-``nurture.airflow_support``) or from ``NURTURE_SHOP_DB_URL``.
+DuckDB warehouse, everything under ``./data``). :func:`load_settings` reads the
+paths and data rules once per step; the functions below it read what is looked up
+where it is used (the PostgreSQL warehouse, the erasure pepper, the destinations
+file, the DAGs' calendar and deadlines, dbt's console level), so a test or a task
+that sets a variable sees it at once. Secrets never live in the repo: the shop
+database URL comes from the Airflow connection ``nurture_shop``
+(``nurture.connections``) or from ``NURTURE_SHOP_DB_URL``; the PostgreSQL password
+and the pepper from the environment.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -72,8 +78,7 @@ class Settings:
             "NURTURE_WAREHOUSE": str(self.warehouse_path),
             "NURTURE_DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
             # The `spark` target's local session keeps its tables and metastore here.
-            "NURTURE_SPARK_DIR": os.environ.get("NURTURE_SPARK_DIR")
-            or str(self.warehouse_path.parent / "spark"),
+            "NURTURE_SPARK_DIR": spark_dir(self.warehouse_path),
         }
 
 
@@ -177,3 +182,61 @@ def load_settings(home: Path | None = None) -> Settings:
         audit_retention_days=_days("NURTURE_AUDIT_RETENTION_DAYS"),
         freshness_hours=float(os.environ.get("NURTURE_FRESHNESS_HOURS", "12")),
     )
+
+
+# Read where used, not in Settings: set by scripts/postgres.sh or the deployment, and
+# the same variables dbt's profiles.yml reads (the defaults are the script's).
+def postgres_url() -> str:
+    """The PostgreSQL warehouse's URL from ``NURTURE_PG_*``."""
+    env = os.environ.get
+    user = quote(env("NURTURE_PG_USER", "nurture"), safe="")
+    password = env("NURTURE_PG_PASSWORD", "")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    host, port = env("NURTURE_PG_HOST", "127.0.0.1"), env("NURTURE_PG_PORT", "55432")
+    return f"postgresql://{auth}@{host}:{port}/{quote(env('NURTURE_PG_DATABASE', 'nurture'), safe='')}"
+
+
+def postgres_schema() -> str:
+    """The schema dbt's ``postgres`` target builds in (``NURTURE_PG_SCHEMA``)."""
+    return os.environ.get("NURTURE_PG_SCHEMA", "nurture")
+
+
+def postgres_raw_schema() -> str:
+    """Where the raw zone is loaded on the ``postgres`` target (``NURTURE_PG_RAW_SCHEMA``)."""
+    return os.environ.get("NURTURE_PG_RAW_SCHEMA", "raw")
+
+
+def erasure_pepper() -> str:
+    """The secret mixed into erased customers' hashes (``NURTURE_ERASURE_PEPPER``)."""
+    return os.environ.get("NURTURE_ERASURE_PEPPER", "")
+
+
+def destinations_file(default: Path) -> Path:
+    """The destinations file (``NURTURE_DESTINATIONS``, else ``default``)."""
+    return Path(os.environ.get("NURTURE_DESTINATIONS") or default)
+
+
+def dbt_log_level() -> str:
+    """dbt's console level (``NURTURE_DBT_LOG_LEVEL``; the CLI sets warn unless --verbose)."""
+    return os.environ.get("NURTURE_DBT_LOG_LEVEL", "info")
+
+
+def spark_dir(warehouse_path: Path) -> str:
+    """Where the ``spark`` target's local session keeps its tables (``NURTURE_SPARK_DIR``)."""
+    return os.environ.get("NURTURE_SPARK_DIR") or str(warehouse_path.parent / "spark")
+
+
+def dag_calendar() -> tuple[str, str | None]:
+    """The DAGs' first and (a shop with a fixed calendar, the demo's) last date, ISO text:
+    ``NURTURE_START_DATE`` and ``NURTURE_END_DATE``."""
+    return os.environ.get("NURTURE_START_DATE", "2025-01-01"), os.environ.get("NURTURE_END_DATE")
+
+
+def environment_connection(variable: str) -> str | None:
+    """An Airflow connection given in the environment (``AIRFLOW_CONN_<ID>``, JSON)."""
+    return os.environ.get(variable)
+
+
+def deadline_hours(variable: str, default: float) -> float:
+    """A DAG's deadline in hours from ``variable`` (0 turns it off)."""
+    return float(os.environ.get(variable, default))

@@ -8,7 +8,7 @@ destinations (and alerts) name a connection too: ``http_endpoint``.
 
 from __future__ import annotations
 
-from nurture.config import Settings
+from nurture.config import Settings, environment_connection
 
 SHOP_CONN_ID = "nurture_shop"
 
@@ -79,7 +79,6 @@ def http_endpoint(conn_id: str, needed_by: str = "This HTTP destination") -> tup
     message starts with ``needed_by``.
     """
     import json
-    import os
     from types import SimpleNamespace
 
     conn = None
@@ -88,7 +87,7 @@ def http_endpoint(conn_id: str, needed_by: str = "This HTTP destination") -> tup
 
         conn = BaseHook.get_connection(conn_id)
     except Exception:  # outside a task, or not defined there: fall back to the environment
-        if raw := os.environ.get(connection_variable(conn_id)):
+        if raw := environment_connection(connection_variable(conn_id)):
             defaults = {"host": "", "schema": "", "port": None, "password": ""}
             conn = SimpleNamespace(**defaults | json.loads(raw))
     if conn is None:

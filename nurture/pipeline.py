@@ -98,12 +98,12 @@ def extract_events(settings: Settings, start: datetime, end: datetime) -> dict[s
 def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[str, int]:
     """On the PostgreSQL target, load the interval's raw partitions into schema ``raw``
     (DuckDB reads the raw zone in place: nothing to do)."""
-    if settings.dbt_target != "postgres":
-        return {}
-    from nurture.warehouse.load_postgres import load_raw_to_postgres
+    from nurture.warehouse.engines import engine_for
 
-    counts = load_raw_to_postgres(settings.raw_dir, start_day=start, end_day=end)
-    log.info("loaded raw rows into PostgreSQL for [%s, %s): %s", start, end, counts)
+    engine = engine_for(settings)
+    counts = engine.load_raw(start, end)
+    if counts:
+        log.info("loaded raw rows into %s for [%s, %s): %s", engine.name, start, end, counts)
     return counts
 
 

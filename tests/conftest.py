@@ -117,7 +117,7 @@ def pg_url() -> str:
     import psycopg2
 
     from nurture.config import PROJECT_ROOT
-    from nurture.warehouse.load_postgres import postgres_url_from_env
+    from nurture.config import postgres_url as postgres_url_from_env
 
     if os.environ.get("NURTURE_PG_HOST", "127.0.0.1") in ("127.0.0.1", "localhost"):
         script = PROJECT_ROOT / "scripts" / "postgres.sh"

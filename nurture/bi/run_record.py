@@ -19,55 +19,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from nurture.config import Settings
+from nurture.warehouse.owned_tables import DBT_NODE_RESULTS, LAYERS, PIPELINE_RUNS, PIPELINE_STEPS
 
 log = logging.getLogger(__name__)
-STEPS_TABLE = "audit.pipeline_steps"
-RUNS_TABLE = "audit.pipeline_runs"
-DBT_TABLE = "audit.dbt_node_results"
-STEP_COLUMNS = {
-    "run_id": "varchar",
-    "logical_date": "date",
-    "task_id": "varchar",
-    "map_index": "integer",
-    "state": "varchar",
-    "try_number": "integer",
-    "started_at": "timestamp",
-    "ended_at": "timestamp",
-    "duration_s": "double",
-    "cause": "varchar",  # failed steps: source_down / validation_failed / destination_down / task_failed
-}
-DBT_COLUMNS = {
-    "run_id": "varchar",
-    "logical_date": "date",
-    "node": "varchar",
-    "resource_type": "varchar",
-    "status": "varchar",
-    "seconds": "double",
-    "message": "varchar",
-}
-LAYERS = ("staging", "intermediate", "marts")
-RUN_COLUMNS = {
-    "run_id": "varchar",
-    "logical_date": "date",
-    "started_at": "timestamp",
-    "ended_at": "timestamp",
-    "duration_s": "double",
-    "steps": "integer",
-    "steps_failed": "integer",
-    "raw_rows": "bigint",
-    **{f"{layer}_rows": "bigint" for layer in LAYERS},
-    "dbt_seconds": "double",
-    "expectations": "integer",
-    "expectations_blocking_failed": "integer",
-    "expectations_warned": "integer",
-    "exports_succeeded": "integer",
-    "exports_failed": "integer",
-    "exports_held_back": "integer",
-    "rows_exported": "bigint",
-    "erasures_pending": "integer",  # platform deletes not yet acknowledged (erasure outbox)
-    "erasures_pending_at": "varchar",  # where, e.g. "crm: 2"
-    "recorded_at": "timestamp",
-}
+STEPS_TABLE, STEP_COLUMNS = PIPELINE_STEPS.relation, PIPELINE_STEPS.columns
+RUNS_TABLE, RUN_COLUMNS = PIPELINE_RUNS.relation, PIPELINE_RUNS.columns
+DBT_TABLE, DBT_COLUMNS = DBT_NODE_RESULTS.relation, DBT_NODE_RESULTS.columns
 
 
 class RunFailedError(RuntimeError):

@@ -26,6 +26,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from nurture.config import Settings
+from nurture.warehouse.engines import engine_for
 from nurture.warehouse.queries import node_relation, read_marts
 from nurture.warehouse.transform import manifest_path
 
@@ -101,7 +102,7 @@ def publish(settings: Settings, run_date: date) -> dict[str, int]:
     work = snapshots / f".{snapshot.name}.tmp"
     work.mkdir()
     models = bi_models(manifest_path(settings))
-    if settings.dbt_target != "duckdb":
+    if not engine_for(settings).marts_in_state_file:
         _copy_marts(settings, models, work)
         models = {}
     if settings.warehouse_path.exists():  # the exports' tables live in the DuckDB file

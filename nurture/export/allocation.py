@@ -32,10 +32,11 @@ import duckdb
 
 from nurture.export.segments import Segment
 from nurture.export.slot import ORDER_SQL, RunSlot, order_value, this_run_sql
-from nurture.export.suppression import REQUESTS, ensure_requests, hash_sql
+from nurture.export.suppression import REQUESTS, hash_sql
+from nurture.warehouse import owned_tables
+from nurture.warehouse.owned_tables import ensure
 
-SCHEMA = "exports"
-ALLOCATIONS = f"{SCHEMA}.allocations"
+ALLOCATIONS = owned_tables.ALLOCATIONS.relation
 STATUSES = ("included", "no_consent", "holdout", "duplicate", "frequency_cap")
 # Per channel: the consent flag and the address column in dim_customer_audience, and
 # how an address is normalised to find duplicates.
@@ -61,15 +62,8 @@ def holdout_bucket_sql(seed: str, column: str = "customer_id") -> str:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(
-        f"""create table if not exists {ALLOCATIONS} (
-            run_date date, segment varchar, channel varchar, customer_id bigint,
-            contact varchar, is_new boolean, status varchar, run_hour integer)"""
-    )
-    # Warehouses from before the hourly refresh: their rows are all daily runs.
-    con.execute(f"alter table {ALLOCATIONS} add column if not exists run_hour integer")
-    ensure_requests(con)
+    ensure(con, owned_tables.ALLOCATIONS)
+    ensure(con, owned_tables.ERASURE_REQUESTS)
 
 
 def _candidates_sql(segments: list[Segment], guards: Guards) -> str:

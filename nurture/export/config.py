@@ -6,13 +6,12 @@ module. ``{exports_dir}`` in a URL is the configured exports folder.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from nurture.config import Settings
+from nurture.config import Settings, destinations_file
 from nurture.export.allocation import Guards
 
 DEFAULT_FILE = Path(__file__).with_name("destinations.yml")
@@ -115,7 +114,7 @@ def _destination(path: Path, name: str, body: dict, settings: Settings) -> Desti
 
 
 def load_export_config(settings: Settings, path: Path | None = None) -> ExportConfig:
-    path = Path(path or os.environ.get("NURTURE_DESTINATIONS") or DEFAULT_FILE)
+    path = Path(path) if path else destinations_file(DEFAULT_FILE)
     body = yaml.safe_load(path.read_text()) or {}
     guards = body.get("guards", {})
     cap = guards.get("frequency_cap", {})

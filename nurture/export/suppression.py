@@ -11,15 +11,17 @@ secret, from the environment) so the list cannot be reversed by trying every id.
 from __future__ import annotations
 
 import hashlib
-import os
 
 import duckdb
 
-REQUESTS = "privacy.erasure_requests"
+from nurture.config import erasure_pepper
+from nurture.warehouse.owned_tables import ERASURE_REQUESTS, ensure
+
+REQUESTS = ERASURE_REQUESTS.relation
 
 
 def pepper() -> str:
-    return os.environ.get("NURTURE_ERASURE_PEPPER", "")
+    return erasure_pepper()
 
 
 def customer_hash(customer_id: int) -> str:
@@ -33,8 +35,4 @@ def hash_sql(column: str = "customer_id") -> str:
 
 
 def ensure_requests(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists privacy")
-    con.execute(
-        f"create table if not exists {REQUESTS} "
-        "(customer_hash varchar primary key, requested_at timestamp, applied_at timestamp)"
-    )
+    ensure(con, ERASURE_REQUESTS)

@@ -16,45 +16,12 @@ from nurture.config import Settings
 from nurture.export.slot import RunSlot
 from nurture.export.stage import read_plan
 from nurture.export.state import read_sync_log
+from nurture.warehouse import owned_tables
 
-SYNC_LOG = "exports.sync_log"
-COLUMNS = {
-    "run_id": "varchar",
-    "logical_date": "date",
-    "run_hour": "integer",  # null: the daily run; else the hourly refresh of that hour
-    "segment": "varchar",
-    "destination": "varchar",
-    # success / failed / no_connection (an HTTP destination without its connection:
-    # nothing sent, the rest published) / held_back (size guard) / dry_run
-    "status": "varchar",
-    "considered": "bigint",
-    "suppressed_no_consent": "bigint",
-    "suppressed_holdout": "bigint",
-    "suppressed_duplicate": "bigint",
-    "suppressed_frequency_cap": "bigint",
-    "included": "bigint",
-    "added": "bigint",
-    "removed": "bigint",
-    "changed": "bigint",
-    # Delivery. Rows due: the snapshot for files (written as one batch), the delta's
-    # upserts and removes for an API. sent: rows acknowledged in this attempt;
-    # confirmed_earlier: rows in batches an earlier, interrupted attempt had delivered
-    # (the push journal skips them); failed: rows due but not delivered (a failure, or
-    # no connection). On success, sent + confirmed_earlier = rows due.
-    "sent": "bigint",
-    "confirmed_earlier": "bigint",
-    "failed": "bigint",
-    "batches_sent": "bigint",
-    "batches_confirmed_earlier": "bigint",
-    # Requests sent again after a 429, a 5xx, or no answer (timeout, refused connection)
-    "retries_429": "bigint",
-    "retries_5xx": "bigint",
-    "retries_timeout": "bigint",
-    "duration_s": "double",
-    "size_warning": "varchar",
-    "recorded_at": "timestamp",
-}
-# Columns added since the first sync logs: older warehouses get them (null in old rows).
+SYNC_LOG = owned_tables.SYNC_LOG.relation
+COLUMNS = owned_tables.SYNC_LOG.columns
+# Columns added since the first sync logs (owned_tables.ensure adds them to an older
+# warehouse's table, null in old rows).
 ADDED_COLUMNS = (
     "run_hour",  # the hourly refresh: rows before it are all daily runs
     "confirmed_earlier",
@@ -85,13 +52,9 @@ def record_sync_log(settings: Settings, run: date | RunSlot, run_id: str) -> lis
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [{c: e.get(c) for c in COLUMNS} | {"recorded_at": now} for e in entries]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    definition = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
     typed = ", ".join(f"{c}::{t} as {c}" for c, t in COLUMNS.items())
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute("create schema if not exists exports")
-        con.execute(f"create table if not exists {SYNC_LOG} ({definition})")
-        for column in ADDED_COLUMNS:
-            con.execute(f"alter table {SYNC_LOG} add column if not exists {column} {COLUMNS[column]}")
+        owned_tables.ensure(con, owned_tables.SYNC_LOG)
         con.execute(f"delete from {SYNC_LOG} where logical_date = ? and run_id = ?", [slot.day, run_id])
         if len(frame):
             con.register("entries", frame)

@@ -8,73 +8,37 @@ the schema dbt builds in, fits both models on all its customers, and writes
 - ``pred_model_fit``: one row per run date, the fitted parameters and fit diagnostics,
   that date's row replaced in the same transaction.
 
-One code path per engine, chosen like dbt's target (argument, else
-``settings.dbt_target``, from ``NURTURE_DBT_TARGET``): DuckDB through the file at
-``settings.warehouse_path``, PostgreSQL through
-SQLAlchemy/psycopg2 with the ``NURTURE_PG_*`` variables ``profiles.yml`` reads, Spark
-by reading the inputs' Parquet and writing through a Spark session (``nurture.warehouse.spark``).
+The engine is dbt's target (argument, else ``settings.dbt_target``); it reads the
+inputs and writes both tables (``Engine.write``: one transaction on DuckDB and
+PostgreSQL; on Spark the predictions overwritten in one statement and the fit's
+partition of the run date replaced). The tables' columns are in ``owned_tables``.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import time
 from datetime import date
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from nurture.config import DBT_PROJECT_DIR, Settings
 from nurture.predict import btyd
+from nurture.warehouse.engines import Engine, TableWrite, UnknownTargetError, engine_for
+from nurture.warehouse.owned_tables import MODEL_FIT as MODEL_FIT_TABLE
+from nurture.warehouse.owned_tables import PREDICTIONS as PREDICTIONS_TABLE
 
 log = logging.getLogger(__name__)
 
 INPUTS = "int_customer_btyd_inputs"
-PREDICTIONS = "pred_customer_value"
-MODEL_FIT = "pred_model_fit"
-# The schema each dbt target builds in (dbt_project/profiles.yml).
-SCHEMAS = {"duckdb": "main", "postgres": "nurture", "spark": "nurture"}
-
-PREDICTION_COLUMNS = {
-    "customer_id": "bigint",
-    "run_date": "date",
-    "horizon_days": "integer",
-    "frequency": "integer",
-    "recency_days": "integer",
-    "t_days": "integer",
-    "monetary_value": "double precision",
-    "probability_alive": "double precision",
-    "expected_purchases_horizon": "double precision",
-    "expected_average_value": "double precision",
-    "expected_value_horizon": "double precision",
-}
-FIT_COLUMNS = {
-    "run_date": "date",
-    "horizon_days": "integer",
-    "time_unit": "varchar(8)",
-    "customers": "integer",
-    "repeat_customers": "integer",
-    "bgnbd_r": "double precision",
-    "bgnbd_alpha": "double precision",
-    "bgnbd_a": "double precision",
-    "bgnbd_b": "double precision",
-    "bgnbd_log_likelihood": "double precision",
-    "bgnbd_converged": "boolean",
-    "bgnbd_at_bound": "boolean",
-    "bgnbd_starts_agreeing": "integer",
-    "gg_customers": "integer",
-    "gg_p": "double precision",
-    "gg_q": "double precision",
-    "gg_v": "double precision",
-    "gg_log_likelihood": "double precision",
-    "gg_converged": "boolean",
-    "gg_at_bound": "boolean",
-    "gg_starts_agreeing": "integer",
-    "frequency_value_correlation": "double precision",
-}
+PREDICTIONS = PREDICTIONS_TABLE.name
+MODEL_FIT = MODEL_FIT_TABLE.name
+PREDICTION_COLUMNS = PREDICTIONS_TABLE.columns
+FIT_COLUMNS = MODEL_FIT_TABLE.columns
 
 
 class PredictionError(RuntimeError):
@@ -89,13 +53,6 @@ def horizon_days_from_project() -> int:
     return int(project["vars"]["prediction_horizon_days"])
 
 
-def resolve_target(target: str | None, settings: Settings) -> str:
-    target = target or settings.dbt_target
-    if target not in SCHEMAS:
-        raise PredictionError(f"unknown dbt target {target!r}: use one of {', '.join(SCHEMAS)}")
-    return target
-
-
 def predict_customer_value(
     settings: Settings, run_date: date, target: str | None = None, *, horizon_days: int | None = None
 ) -> int:
@@ -104,11 +61,12 @@ def predict_customer_value(
     Returns the number of customers written. Raises :class:`PredictionError` when the
     inputs are missing or were built for another run date.
     """
-    target = resolve_target(target, settings)
+    try:
+        engine = engine_for(settings, target)
+    except UnknownTargetError as error:
+        raise PredictionError(str(error)) from error
     horizon = horizon_days if horizon_days is not None else horizon_days_from_project()
-    warehouses = {"duckdb": DuckDBWarehouse, "postgres": PostgresWarehouse, "spark": SparkWarehouse}
-    warehouse = warehouses[target](settings)
-    inputs = warehouse.read_inputs()
+    inputs = _read_inputs(engine)
     built_for = set(pd.to_datetime(inputs["run_date"]).dt.date)
     if built_for and built_for != {run_date}:
         raise PredictionError(
@@ -123,8 +81,14 @@ def predict_customer_value(
         time.perf_counter() - started,
         {k: v for k, v in fit.items() if k.startswith(("bgnbd_", "gg_"))},
     )
-    warehouse.replace(predictions, pd.DataFrame([fit], columns=list(FIT_COLUMNS)))
-    log.info("wrote %d rows to %s.%s (%s)", len(predictions), SCHEMAS[target], PREDICTIONS, target)
+    fit_row = pa.Table.from_pandas(pd.DataFrame([fit], columns=list(FIT_COLUMNS)), preserve_index=False)
+    engine.write(
+        [
+            TableWrite(PREDICTIONS_TABLE, pa.Table.from_pandas(predictions, preserve_index=False)),
+            TableWrite(MODEL_FIT_TABLE, fit_row, replace_values=(run_date,)),
+        ]
+    )
+    log.info("wrote %d rows to %s.%s (%s)", len(predictions), engine.schema, PREDICTIONS, engine.name)
     return len(predictions)
 
 
@@ -197,193 +161,15 @@ def score_customers(inputs: pd.DataFrame, run_date: date, horizon_days: int) -> 
     return predictions, fit
 
 
-def _ddl(columns: dict[str, str]) -> str:
-    return ", ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
-
-
-def _fit_table_ddl(schema: str, existing: set[str]) -> list[str]:
-    """Create ``pred_model_fit``, or add the columns an older version of it lacks (it keeps
-    its history, so it is never dropped)."""
-    if not existing:
-        return [f"create table {schema}.{MODEL_FIT} ({_ddl(FIT_COLUMNS)})"]
-    return [
-        f"alter table {schema}.{MODEL_FIT} add column {name} {sql_type}"
-        for name, sql_type in FIT_COLUMNS.items()
-        if name not in existing
-    ]
-
-
-def _fit_columns_sql(schema: str) -> str:
-    return (
-        "select column_name from information_schema.columns "
-        f"where table_schema = '{schema}' and table_name = '{MODEL_FIT}'"
-    )
-
-
-def _read_sql(schema: str) -> str:
-    return (
+def _read_inputs(engine: Engine) -> pd.DataFrame:
+    """``int_customer_btyd_inputs`` from the schema dbt built it in."""
+    sql = (
         "select customer_id, run_date, frequency, recency_days, t_days, monetary_value "
-        f"from {schema}.{INPUTS} order by customer_id"
+        f"from {engine.schema}.{INPUTS} order by customer_id"
     )
-
-
-class DuckDBWarehouse:
-    """The DuckDB file dbt builds (one writer at a time: run after dbt, never beside it)."""
-
-    schema = SCHEMAS["duckdb"]
-
-    def __init__(self, settings: Settings) -> None:
-        self.path = settings.warehouse_path
-
-    def _connect(self, read_only: bool):
-        import duckdb
-
-        if not self.path.exists():
-            raise PredictionError(f"no warehouse at {self.path}: run `dbt build` first")
-        return duckdb.connect(str(self.path), read_only=read_only)
-
-    def read_inputs(self) -> pd.DataFrame:
-        import duckdb
-
-        with self._connect(read_only=True) as con:
-            try:
-                return con.execute(_read_sql(self.schema)).df()
-            except duckdb.CatalogException as error:
-                raise PredictionError(f"{INPUTS} is not in {self.path}: run `dbt build` first") from error
-
-    def replace(self, predictions: pd.DataFrame, fit: pd.DataFrame) -> None:
-        run_date = fit["run_date"].iloc[0]
-        with self._connect(read_only=False) as con:
-            con.register("predictions_frame", predictions)
-            con.register("fit_frame", fit)
-            con.execute("begin transaction")
-            try:
-                con.execute(
-                    f"create or replace table {self.schema}.{PREDICTIONS} ({_ddl(PREDICTION_COLUMNS)})"
-                )
-                con.execute(
-                    f"insert into {self.schema}.{PREDICTIONS} ({', '.join(PREDICTION_COLUMNS)}) "
-                    f"select {', '.join(PREDICTION_COLUMNS)} from predictions_frame"
-                )
-                existing = {row[0] for row in con.execute(_fit_columns_sql(self.schema)).fetchall()}
-                for statement in _fit_table_ddl(self.schema, existing):
-                    con.execute(statement)
-                con.execute(f"delete from {self.schema}.{MODEL_FIT} where run_date = ?", [run_date])
-                con.execute(
-                    f"insert into {self.schema}.{MODEL_FIT} ({', '.join(FIT_COLUMNS)}) "
-                    f"select {', '.join(FIT_COLUMNS)} from fit_frame"
-                )
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-
-
-class PostgresWarehouse:
-    """The PostgreSQL warehouse of dbt's ``postgres`` target (``NURTURE_PG_*`` variables)."""
-
-    schema = SCHEMAS["postgres"]
-
-    def __init__(self, settings: Settings) -> None:
-        from sqlalchemy import create_engine
-
-        from nurture.warehouse.load_postgres import postgres_url_from_env
-
-        # One reading of NURTURE_PG_* (same defaults as profiles.yml and scripts/postgres.sh).
-        self.schema = os.environ.get("NURTURE_PG_SCHEMA", SCHEMAS["postgres"])
-        url = postgres_url_from_env().replace("postgresql://", "postgresql+psycopg2://", 1)
-        self.engine = create_engine(url)
-
-    def read_inputs(self) -> pd.DataFrame:
-        from sqlalchemy import exc, text
-
-        try:
-            with self.engine.connect() as conn:
-                return pd.read_sql(text(_read_sql(self.schema)), conn)
-        except exc.ProgrammingError as error:
-            raise PredictionError(
-                f"cannot read {self.schema}.{INPUTS}: run `dbt build` first ({error})"
-            ) from error
-
-    def replace(self, predictions: pd.DataFrame, fit: pd.DataFrame) -> None:
-        from sqlalchemy import text
-
-        # PostgreSQL DDL is transactional: drop, create and load commit together.
-        with self.engine.begin() as conn:
-            conn.execute(text(f"drop table if exists {self.schema}.{PREDICTIONS}"))
-            conn.execute(text(f"create table {self.schema}.{PREDICTIONS} ({_ddl(PREDICTION_COLUMNS)})"))
-            self._copy(conn, PREDICTIONS, predictions)
-            existing = set(conn.execute(text(_fit_columns_sql(self.schema))).scalars())
-            for statement in _fit_table_ddl(self.schema, existing):
-                conn.execute(text(statement))
-            conn.execute(
-                text(f"delete from {self.schema}.{MODEL_FIT} where run_date = :run_date"),
-                {"run_date": fit["run_date"].iloc[0]},
-            )
-            self._copy(conn, MODEL_FIT, fit)
-
-    def _copy(self, conn, table: str, frame: pd.DataFrame) -> None:
-        """COPY, in the connection's transaction: an empty CSV field is NULL."""
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False, na_rep="")
-        buffer.seek(0)
-        cursor = conn.connection.cursor()
-        cursor.copy_expert(
-            f"copy {self.schema}.{table} ({', '.join(frame.columns)}) from stdin with (format csv)", buffer
-        )
-
-
-class SparkWarehouse:
-    """The Spark warehouse of dbt's ``spark`` target. The inputs are read like every mart
-    on Spark (their Parquet, through DuckDB); the results are written through a Spark
-    session configured as dbt's, from a Parquet file (no pandas-to-JVM conversion).
-    Parquet tables have no transactions: the predictions table is overwritten in one
-    statement, and the fit history keeps one partition per run date, replaced."""
-
-    def __init__(self, settings: Settings) -> None:
-        from nurture.warehouse import spark
-
-        self.settings = settings
-        self.schema = spark.target(settings)["schema"]
-
-    def read_inputs(self) -> pd.DataFrame:
-        import duckdb
-
-        from nurture.warehouse.queries import read_sql
-
-        try:
-            return read_sql(self.settings, _read_sql(self.schema))
-        except duckdb.CatalogException as error:
-            raise PredictionError(
-                f"{self.schema}.{INPUTS} is not built on Spark: run `dbt build` first"
-            ) from error
-
-    def replace(self, predictions: pd.DataFrame, fit: pd.DataFrame) -> None:
-        import tempfile
-
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from nurture.warehouse import spark
-
-        session = spark.session(self.settings)
-        with tempfile.TemporaryDirectory(dir=spark.warehouse_dir(self.settings).parent) as work:
-            for table, frame, columns in (
-                (PREDICTIONS, predictions, PREDICTION_COLUMNS),
-                (MODEL_FIT, fit, FIT_COLUMNS),
-            ):
-                path = f"{work}/{table}.parquet"
-                pq.write_table(pa.Table.from_pandas(frame[list(columns)], preserve_index=False), path)
-                spark_types = {n: t.replace("double precision", "double") for n, t in columns.items()}
-                rows = session.read.parquet(path).selectExpr(
-                    *(f"cast({n} as {t}) as {n}" for n, t in spark_types.items())
-                )
-                name = f"{self.schema}.{table}"
-                if table == PREDICTIONS:
-                    rows.write.mode("overwrite").format("parquet").saveAsTable(name)
-                elif not session.catalog.tableExists(name):
-                    rows.write.format("parquet").partitionBy("run_date").saveAsTable(name)
-                else:
-                    session.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-                    ordered = [f.name for f in session.table(name).schema.fields]
-                    rows.select(*ordered).write.insertInto(name, overwrite=True)
+    try:
+        return engine.read(sql)
+    except Exception as error:  # each engine's "no such table" (or, on DuckDB, no file)
+        if "does not exist" in str(error) or isinstance(error, duckdb.CatalogException):
+            raise PredictionError(f"{engine.schema}.{INPUTS} is not built: run `dbt build` first") from error
+        raise

@@ -43,6 +43,7 @@ from nurture.export import erasure_outbox
 from nurture.export.erasure_outbox import Delivery
 from nurture.export.suppression import REQUESTS, customer_hash, ensure_requests, hash_sql, pepper
 from nurture.privacy.files import erase_hashes, files_failing
+from nurture.warehouse.engines import ErasureSweep, engine_for
 
 log = logging.getLogger(__name__)
 # Warehouse tables dbt does not rebuild from the raw zone on every build.
@@ -107,69 +108,6 @@ def _erase_warehouse(con: duckdb.DuckDBPyConnection, every_table: bool) -> dict[
         ).fetchall()
         if n:
             removed[name] = n
-    return removed
-
-
-def _erase_postgres(hashes: list[str], fresh: list[str]) -> dict[str, int]:
-    """The same on the PostgreSQL warehouse: every table with a customer_id (raw and marts);
-    ``fresh``: the requests not applied before (whose stage-history days are rebuilt)."""
-    from nurture.warehouse.queries import postgres_connection
-
-    secret = pepper()
-    removed = {}
-    with postgres_connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            """select c.table_schema, c.table_name from information_schema.columns as c
-            join information_schema.tables as t using (table_catalog, table_schema, table_name)
-            where c.column_name = 'customer_id' and t.table_type = 'BASE TABLE'
-                and c.table_schema not in ('pg_catalog', 'information_schema') order by 1, 2"""
-        )
-        tables = cur.fetchall()
-        listed = "encode(sha256(convert_to(%s || ':' || customer_id::text, 'UTF8')), 'hex') = any(%s)"
-        # The raw mirror's order lines have no customer_id: they go with their orders.
-        for schema in sorted({s for s, t in tables if t == "orders"}):
-            if not _has_table(cur, schema, "order_items"):
-                continue
-            cur.execute(
-                f'delete from "{schema}".order_items where order_id in '
-                f'(select order_id from "{schema}".orders where {listed})',
-                [secret, hashes],
-            )
-            if cur.rowcount:
-                removed[f"postgres/{schema}.order_items"] = cur.rowcount
-        for schema, table in tables:
-            ids = f"""select customer_id from (select distinct customer_id from "{schema}"."{table}") as ids
-                where {listed}"""
-            if table == STAGE_HISTORY:
-                cur.execute(_rewind_sql(f'"{schema}"."{table}"', ids), [secret, fresh])
-                if cur.rowcount:
-                    removed[f"postgres/{schema}.{table} (days to rebuild)"] = cur.rowcount
-            cur.execute(f'delete from "{schema}"."{table}" where customer_id in ({ids})', [secret, hashes])
-            if cur.rowcount:
-                removed[f"postgres/{schema}.{table}"] = cur.rowcount
-    return removed
-
-
-def _has_table(cur, schema: str, table: str) -> bool:
-    cur.execute(
-        "select 1 from information_schema.tables where table_schema = %s and table_name = %s", [schema, table]
-    )
-    return cur.fetchone() is not None
-
-
-def _erase_spark(settings: Settings, hashes: list[str]) -> dict[str, int]:
-    """The same on the Spark target. Its managed tables are Parquet files that Spark finds
-    by listing their folders, so each file is rewritten without the rows, atomically; the
-    Hadoop checksum beside a rewritten file goes (a stale one would fail Spark's read)."""
-    from nurture.warehouse.spark import warehouse_dir
-
-    root = warehouse_dir(settings)
-    removed: dict[str, int] = {}
-    for path, n in _erase_parquet_files(sorted(root.glob("*.db/*/**/*.parquet")), hashes).items():
-        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
-        schema, table = path.relative_to(root).parts[:2]
-        key = f"spark/{schema.removesuffix('.db')}.{table}"
-        removed[key] = removed.get(key, 0) + n
     return removed
 
 
@@ -305,10 +243,16 @@ def apply_erasures(settings: Settings) -> dict[str, int]:
         hashes = [h for h, _ in rows]
         new = any(unapplied for _, unapplied in rows)
         removed = _erase_warehouse(con, every_table=new)
-    if new and settings.dbt_target == "postgres":
-        removed |= _erase_postgres(hashes, [h for h, unapplied in rows if unapplied])
-    if new and settings.dbt_target == "spark":
-        removed |= _erase_spark(settings, hashes)
+    if new:  # the engine's own copies (PostgreSQL tables, Spark's Parquet), beyond the file
+        sweep = ErasureSweep(
+            hashes=hashes,
+            fresh=[h for h, unapplied in rows if unapplied],
+            pepper=pepper(),
+            rewind_table=STAGE_HISTORY,
+            rewind_sql=_rewind_sql,
+            rewrite_parquet=lambda paths: _erase_parquet_files(paths, hashes),
+        )
+        removed |= engine_for(settings).erase(sweep)
     removed |= {f"raw/{k}": v for k, v in erase_hashes(settings.raw_dir, hashes, hash_sql).items()}
     # Swept on every run, requests applied or not: a publish that read its rows before a
     # concurrent ``forget`` may have written them after its sweep.

@@ -23,22 +23,23 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-import duckdb
-
 from nurture.config import Settings
+from nurture.warehouse import owned_tables
+from nurture.warehouse.engines import engine_for
+from nurture.warehouse.engines.base import delete_before_in_file
 
 log = logging.getLogger(__name__)
 
 # family -> the tables Python owns in it, with the date column the period counts from.
-ALLOCATIONS = "exports.allocations"
+ALLOCATIONS = owned_tables.ALLOCATIONS.relation
 OWN_TABLES = {
-    "allocations": ((ALLOCATIONS, "run_date"),),
+    "allocations": ((owned_tables.ALLOCATIONS, "run_date"),),
     "audit": (
-        ("audit.validation_results", "logical_date"),
-        ("audit.pipeline_steps", "logical_date"),
-        ("audit.pipeline_runs", "logical_date"),
-        ("audit.dbt_node_results", "logical_date"),
-        ("exports.sync_log", "logical_date"),
+        (owned_tables.VALIDATION_RESULTS, "logical_date"),
+        (owned_tables.PIPELINE_STEPS, "logical_date"),
+        (owned_tables.PIPELINE_RUNS, "logical_date"),
+        (owned_tables.DBT_NODE_RESULTS, "logical_date"),
+        (owned_tables.SYNC_LOG, "logical_date"),
     ),
 }
 
@@ -66,7 +67,7 @@ def check_periods(settings: Settings, frequency_cap_days: int) -> None:
             f"frequency cap's window ({frequency_cap_days} days, destinations.yml), which counts "
             "those rows: set it to at least the window"
         )
-    if "events" in periods and settings.dbt_target == "spark":
+    if "events" in periods and not engine_for(settings).row_deletes:
         raise RetentionSettingError(
             "NURTURE_EVENTS_RETENTION_DAYS is not applied on the spark target (its tables take no "
             "row deletes): unset it and shorten NURTURE_RAW_RETENTION_DAYS, then rebuild"
@@ -78,17 +79,20 @@ def purge_warehouse_rows(settings: Settings, as_of: date, frequency_cap_days: in
     check_periods(settings, frequency_cap_days)
     periods = retention_periods(settings)
     deleted: dict[str, int] = {}
+    engine = engine_for(settings)
     for family, days in periods.items():
         cutoff = as_of - timedelta(days=days)
         if family == "events":
             from nurture.warehouse.queries import model_relation
 
-            tables = ((model_relation(settings, "fct_engagement_events"), "cast(occurred_at as date)"),)
-            on_target = True
-        else:
-            tables, on_target = OWN_TABLES[family], family == "audit"
-        for table, column in tables:
-            deleted[table] = _delete_before(settings, table, column, cutoff, on_target)
+            events = model_relation(settings, "fct_engagement_events")
+            deleted[events] = engine.delete_before(events, "cast(occurred_at as date)", cutoff)
+        for table, column in OWN_TABLES.get(family, ()):
+            if table.home == "state":  # the exports' state: the DuckDB file on every target
+                n = delete_before_in_file(settings.warehouse_path, table.relation, column, cutoff)
+            else:
+                n = engine.delete_before(engine.relation(table), column, cutoff)
+            deleted[table.relation] = n
         if family == "allocations" and deleted[ALLOCATIONS]:
             from nurture.export.allocation_mirror import MIRROR, drop_purged_runs
 
@@ -97,25 +101,3 @@ def purge_warehouse_rows(settings: Settings, as_of: date, frequency_cap_days: in
     if deleted:
         log.info("warehouse retention as of %s: %s", as_of, deleted)
     return deleted
-
-
-def _delete_before(settings: Settings, table: str, column: str, cutoff: date, on_target: bool) -> int:
-    """Delete ``table``'s rows with ``column`` before ``cutoff``; 0 when the table does not exist.
-    ``on_target``: the table is where dbt builds (PostgreSQL on that target), else in the
-    DuckDB file that keeps the exports' state."""
-    sql = f"delete from {table} where {column} < %s"
-    if on_target and settings.dbt_target == "postgres":
-        from nurture.warehouse.queries import postgres_connection
-
-        with postgres_connection() as conn, conn.cursor() as cur:
-            cur.execute("select to_regclass(%s)", [table.replace('"', "")])
-            if cur.fetchone()[0] is None:
-                return 0
-            cur.execute(sql, [cutoff])
-            return cur.rowcount
-    with duckdb.connect(str(settings.warehouse_path)) as con:
-        schema, name = (part.strip('"') for part in table.split(".", 1))
-        listed = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-        if not con.execute(listed, [schema, name]).fetchone()[0]:
-            return 0
-        return con.execute(sql.replace("%s", "?"), [cutoff]).fetchone()[0]

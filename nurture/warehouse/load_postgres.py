@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from nurture.config import postgres_raw_schema, postgres_url
 from nurture.extract.raw_zone import utc_naive
 
 log = logging.getLogger(__name__)
@@ -43,19 +42,8 @@ DATASETS = (
     "marketing_spend",
     "events",
 )
-RAW_SCHEMA = "raw"
 BATCH_ROWS = 200_000
 _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
-
-
-def postgres_url_from_env() -> str:
-    """The warehouse URL from ``NURTURE_PG_*`` (the defaults of ``scripts/postgres.sh``)."""
-    env = os.environ.get
-    user = quote(env("NURTURE_PG_USER", "nurture"), safe="")
-    password = env("NURTURE_PG_PASSWORD", "")
-    auth = f"{user}:{quote(password, safe='')}" if password else user
-    host, port = env("NURTURE_PG_HOST", "127.0.0.1"), env("NURTURE_PG_PORT", "55432")
-    return f"postgresql://{auth}@{host}:{port}/{quote(env('NURTURE_PG_DATABASE', 'nurture'), safe='')}"
 
 
 def pg_type(kind: pa.DataType) -> str:
@@ -157,7 +145,7 @@ def load_dataset(
     raw_dir: Path,
     dataset: str,
     days: tuple[date, date] | None,
-    schema: str = RAW_SCHEMA,
+    schema: str = "raw",
 ) -> int:
     """Replace the days [start, end) of one dataset (all of it when ``days`` is None); one transaction."""
     on_disk = _partition_days(raw_dir, dataset)
@@ -206,7 +194,7 @@ def load_raw_to_postgres(
     ``end_day`` is exclusive, like the pipeline's data intervals (pass datetimes of a
     data interval to load exactly the days it touches). With neither day, every
     partition on disk is loaded and the tables end up equal to the raw zone. Returns
-    rows loaded per dataset. ``url`` defaults to :func:`postgres_url_from_env`, ``schema``
+    rows loaded per dataset. ``url`` defaults to :func:`nurture.config.postgres_url`, ``schema``
     to NURTURE_PG_RAW_SCHEMA or ``raw``: where the dbt sources look on PostgreSQL.
     """
     import psycopg2  # only when loading PostgreSQL
@@ -215,9 +203,9 @@ def load_raw_to_postgres(
     # so `filename` is the same string on both warehouses.
     raw_dir = Path(raw_dir).expanduser().resolve()
     days = None if start_day is None and end_day is None else _day_range(start_day, end_day)
-    schema = schema or os.environ.get("NURTURE_PG_RAW_SCHEMA", RAW_SCHEMA)
+    schema = schema or postgres_raw_schema()
     counts: dict[str, int] = {}
-    conn = psycopg2.connect(url or postgres_url_from_env())
+    conn = psycopg2.connect(url or postgres_url())
     duck = duckdb.connect()
     try:
         for dataset in datasets:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from nurture.config import DBT_PROJECT_DIR, Settings
+from nurture.config import DBT_PROJECT_DIR, Settings, dbt_log_level
+from nurture.warehouse.engines import engine_for
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,11 @@ def run_dbt(
         "--vars", json.dumps(project_vars(settings) | (extra_vars or {})),
         "--no-use-colors",
         # The console's level (the CLI sets warn); dbt.log in the log path keeps every line.
-        "--log-level", os.environ.get("NURTURE_DBT_LOG_LEVEL", "info"),
+        "--log-level", dbt_log_level(),
     ]  # fmt: skip
     target = target or settings.dbt_target
     args += ["--target", target]
-    if target == "spark":
-        from nurture.warehouse.spark import quiet_py4j
-
-        quiet_py4j()  # dbt's session method runs Spark in this process
+    engine_for(settings, target).before_dbt()
     # dbt reads its paths from the environment: set them for this call only, so
     # settings never leak into later calls (or load_settings) in the same process.
     env = settings.dbt_env() | {"NURTURE_RUN_DATE": run_date.isoformat()}
