@@ -18,6 +18,7 @@ from nurture.config import load_settings
 from nurture.export.allocation import ALLOCATIONS, ensure_tables
 from nurture.export.allocation_mirror import MIRROR, mirror_allocations
 from nurture.privacy.warehouse_retention import purge_warehouse_rows
+from nurture.warehouse.owned_tables import SYNC_LOG, ensure
 from nurture.warehouse.queries import replace_rows
 from tests.conftest import fresh_pg_schemas
 
@@ -113,3 +114,20 @@ def test_audit_retention_deletes_old_rows_on_postgresql(settings, pg_url):
         assert cur.fetchall() == [(date(1989, 6, 1),)]
         cur.execute(f"delete from {STEPS_TABLE} where run_id = %s", [run_id])
     conn.close()
+
+
+def test_audit_retention_deletes_the_sync_log_in_the_state_file_on_postgresql(settings):
+    """The sync log is export state: in the DuckDB file on every target, so its retention
+    deletes there, not in PostgreSQL (where it would find no table and delete nothing)."""
+    on, _ = settings
+    with duckdb.connect(str(on.warehouse_path)) as con:
+        ensure(con, SYNC_LOG)
+        con.executemany(
+            f"insert into {SYNC_LOG.relation} (run_id, logical_date, segment, destination, status) "
+            "values (?, ?, 'birthday', 'crm', 'success')",
+            [("old", date(2025, 1, 1)), ("new", date(2025, 3, 9))],
+        )
+    deleted = purge_warehouse_rows(replace(on, audit_retention_days=30), date(2025, 3, 10), 7)
+    assert deleted[SYNC_LOG.relation] == 1, deleted
+    with duckdb.connect(str(on.warehouse_path), read_only=True) as con:
+        assert con.execute(f"select run_id from {SYNC_LOG.relation}").fetchall() == [("new",)]
