@@ -107,6 +107,15 @@ def load_warehouse(settings: Settings, start: datetime, end: datetime) -> dict[s
     return counts
 
 
+def dbt_vars(settings: Settings) -> dict:
+    """The dbt vars the pipeline adds to ``transform.project_vars``, which settings below
+    the export layer cannot know: detectable uplift is sized for the holdout share the
+    exports apply. Every dbt call of a run passes the same vars (so dbt reuses its parse)."""
+    from nurture.export.config import load_export_config
+
+    return {"uplift_holdout_share": load_export_config(settings).guards.holdout_share}
+
+
 def transform(settings: Settings, run_date: date, run_id: str | None = None, **build) -> list[NodeResult]:
     """``dbt build`` as of ``run_date``; with a ``run_id``, every node's outcome (failures
     included) goes to ``audit.dbt_node_results``. ``build``: see ``transform.dbt_build``
@@ -114,12 +123,9 @@ def transform(settings: Settings, run_date: date, run_id: str | None = None, **b
     state's allocations are mirrored there first (campaign uplift reads them)."""
     from nurture.bi.run_record import record_dbt_results
     from nurture.export.allocation_mirror import mirror_allocations
-    from nurture.export.config import load_export_config
 
     mirror_allocations(settings)
-    # Detectable uplift is sized for the holdout share the exports apply.
-    holdout = {"uplift_holdout_share": load_export_config(settings).guards.holdout_share}
-    build["extra_vars"] = holdout | build.get("extra_vars", {})
+    build["extra_vars"] = dbt_vars(settings) | build.get("extra_vars", {})
     try:
         results = dbt_build(settings, run_date, **build)
     except DbtBuildError as error:

@@ -87,7 +87,8 @@ def _build(settings: Settings, interval: tuple[datetime, datetime], full_refresh
 
     run_date = (interval[1] - timedelta(days=1)).date()
     pipeline.load_warehouse(settings, *interval)
-    results = dbt_build(settings, run_date, build_args=["--full-refresh"] if full_refresh else [])
+    build_args = ["--full-refresh"] if full_refresh else []
+    results = dbt_build(settings, run_date, build_args=build_args, extra_vars=pipeline.dbt_vars(settings))
     pipeline.predict(settings, run_date)
     slowest = sorted(results, key=lambda r: -r.seconds)[:5]
     tests = sorted(r.seconds for r in results if r.resource_type in ("test", "unit_test"))
@@ -122,11 +123,12 @@ def core_pipeline(settings: Settings, params: dict) -> dict:
     """The pipeline's own lifecycle / RFM / CRR models (with everything they read) as the
     daily run builds them (incremental models keep their state), tests left out: the
     like-for-like with the baselines, which compute the same from the raw zone."""
+    from nurture import pipeline
     from nurture.warehouse.transform import run_dbt
 
     select = ["--select", "+int_customer_lifecycle +dim_customer_rfm +rpt_monthly_retention"]
     started = time.perf_counter()
-    outcome = run_dbt(settings, ["run", *select], END)
+    outcome = run_dbt(settings, ["run", *select], END, extra_vars=pipeline.dbt_vars(settings))
     wall = time.perf_counter() - started
     if not outcome.success:
         raise RuntimeError(f"dbt run failed: {outcome.exception}")

@@ -52,7 +52,7 @@ def project_vars(settings: Settings) -> dict[str, str]:
     edits dbt_project.yml to onboard a shop. The run date is not one of them: it goes in
     NURTURE_RUN_DATE (see the run_date() macro), so that vars stay the same from day to
     day and dbt reuses its parse of the project. (The pipeline adds the exports' holdout
-    share: ``nurture.pipeline.transform``.)"""
+    share: ``nurture.pipeline.dbt_vars``.)"""
     return {
         "history_start_date": settings.start_date.isoformat(),
         "reporting_currency": settings.reporting_currency,
@@ -116,10 +116,12 @@ def _release_duckdb() -> None:
         DuckDBConnectionManager._ENV = None
 
 
-def generate_docs(settings: Settings, run_date: date, out_dir: Path) -> Path:
+def generate_docs(settings: Settings, run_date: date, out_dir: Path, extra_vars: dict | None = None) -> Path:
     """The dbt catalogue (every model and column, the lineage graph) as one file that
-    opens from disk: ``dbt docs generate --static`` into ``out_dir``; returns its path."""
-    outcome = run_dbt(settings, ["docs", "generate", "--static"], run_date, target_path=out_dir)
+    opens from disk: ``dbt docs generate --static`` into ``out_dir``; returns its path.
+    ``extra_vars``: the build's (``pipeline.dbt_vars``), so the catalogue shows its values."""
+    command = ["docs", "generate", "--static"]
+    outcome = run_dbt(settings, command, run_date, extra_vars=extra_vars, target_path=out_dir)
     if not outcome.success:
         raise DbtBuildError(f"dbt docs generate failed: {outcome.exception}", [])
     return out_dir / "static_index.html"
