@@ -1,9 +1,10 @@
 {#-
-    Incremental (see the `incremental_stage_history` docs block): a run keeps the days
-    nothing new reaches back to and builds the rest, normally just the run date. Delete
-    + insert on DuckDB and PostgreSQL (the pre-hook deletes the days after the kept
-    one); on Spark the table is partitioned by day, the pre-hook drops those partitions
-    and insert_overwrite writes them.
+    Incremental (docs block `incremental_stage_history`): a run keeps the days nothing
+    new reaches back to and builds the rest, normally just the run date. Delete + insert
+    on DuckDB and PostgreSQL (the pre-hook deletes the days after the kept one); on
+    Spark the table is partitioned by day, the pre-hook drops those partitions and
+    insert_overwrite writes them. Its input int_customer_history_spells is a table
+    rebuilt each run: a row per change of a purchase history, not per customer-day.
 -#}
 {{ config(
     materialized='incremental',
@@ -12,13 +13,11 @@
     pre_hook="{% if is_incremental() %}{{ rewind_stage_history() }}{% endif %}"
 ) }}
 
-{%- set keep_through = stage_history_keep_through(
-    ref('base_shop__orders'), ref('base_shop__customers')) %}
+{%- set keep_through = stage_history_keep_through(ref('base_shop__orders'), ref('base_shop__customers')) %}
 
 -- The lifecycle stage of every customer on every day from history_start_date to the
--- run date, from the purchase history visible on that day only (the spell of
--- int_customer_history_spells holding on it): so the stage history never changes
--- when later days are added, and today's stage is the last row.
+-- run date, from the purchase history visible on that day only (its spell): so the
+-- stage history never changes when later days are added; today's is the last row.
 with
 
 spells as (
