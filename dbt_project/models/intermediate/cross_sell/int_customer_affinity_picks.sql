@@ -4,6 +4,8 @@
 -- Joining every owned product to every rule is owned x rules rows (150M at SF1). The
 -- rules are ranked once instead, and searched in two bands: the top band finds almost
 -- every customer's rule; only customers with no hit there are joined to the rest.
+{%- set band = var('next_product_rule_band', 1000) %}
+
 with
 
 owned as (
@@ -44,51 +46,16 @@ ranked_rules as (
 
 ),
 
+-- Both bands search alike: one macro (affinity_band_hits).
 top_band_hits as (
 
-    select
-        owned.customer_id,
-        min(ranked_rules.rule_rank) as rule_rank
-
-    from owned
-
-    inner join ranked_rules
-        on owned.product_id = ranked_rules.antecedent_product_id
-        and ranked_rules.rule_rank <= {{ var('next_product_rule_band', 1000) }}
-
-    left join owned as already_owned
-        on owned.customer_id = already_owned.customer_id
-        and ranked_rules.consequent_product_id = already_owned.product_id
-
-    where already_owned.product_id is null
-
-    group by owned.customer_id
+    {{ affinity_band_hits('ranked_rules.rule_rank <= ' ~ band) }}
 
 ),
 
 rest_band_hits as (
 
-    select
-        owned.customer_id,
-        min(ranked_rules.rule_rank) as rule_rank
-
-    from owned
-
-    inner join ranked_rules
-        on owned.product_id = ranked_rules.antecedent_product_id
-        and ranked_rules.rule_rank > {{ var('next_product_rule_band', 1000) }}
-
-    left join owned as already_owned
-        on owned.customer_id = already_owned.customer_id
-        and ranked_rules.consequent_product_id = already_owned.product_id
-
-    left join top_band_hits
-        on owned.customer_id = top_band_hits.customer_id
-
-    where already_owned.product_id is null
-        and top_band_hits.customer_id is null
-
-    group by owned.customer_id
+    {{ affinity_band_hits('ranked_rules.rule_rank > ' ~ band, skip_customers_in='top_band_hits') }}
 
 ),
 

@@ -1,9 +1,10 @@
 {#-
-    Incremental (see the `incremental_stage_history` docs block): a run keeps the days
-    nothing new reaches back to and builds the rest, normally just the run date. Delete
-    + insert on DuckDB and PostgreSQL (the pre-hook deletes the days after the kept
-    one); on Spark the table is partitioned by day, the pre-hook drops those partitions
-    and insert_overwrite writes them.
+    Incremental (docs block `incremental_stage_history`): a run keeps the days nothing
+    new reaches back to and builds the rest, normally just the run date. Delete + insert
+    on DuckDB and PostgreSQL (the pre-hook deletes the days after the kept one); on
+    Spark the table is partitioned by day, the pre-hook drops those partitions and
+    insert_overwrite writes them. Its input int_customer_history_spells is a table
+    rebuilt each run: a row per change of a purchase history, not per customer-day.
 -#}
 {{ config(
     materialized='incremental',
@@ -12,28 +13,16 @@
     pre_hook="{% if is_incremental() %}{{ rewind_stage_history() }}{% endif %}"
 ) }}
 
-{%- set keep_through = stage_history_keep_through(
-    ref('base_shop__orders'), ref('base_shop__customers')) %}
+{%- set keep_through = stage_history_keep_through(ref('base_shop__orders'), ref('base_shop__customers')) %}
 
--- The lifecycle stage of every customer on every day from history_start_date to
--- the run date, from the purchase history visible on that day only: so the stage
--- history never changes when later days are added, and today's stage is the last row.
+-- The lifecycle stage of every customer on every day from history_start_date to the
+-- run date, from the purchase history visible on that day only (its spell): so the
+-- stage history never changes when later days are added; today's is the last row.
 with
 
-customers as (
+spells as (
 
-    select
-        customer_id,
-        {{ business_date('signed_up_at') }} as signed_up_date
-
-    from {{ ref('stg_shop__customers') }}
-
-),
-
-purchase_days as (
-
-    select * from {{ ref('int_customer_purchase_days') }}
-    where purchase_date <= {{ run_date() }}
+    select * from {{ ref('int_customer_history_spells') }}
 
 ),
 
@@ -46,181 +35,25 @@ days as (
 
 ),
 
--- Gap to the previous purchase day; a gap longer than the churn window makes the
--- purchase a reactivation (the customer ended at least one day inactive).
-purchases as (
-
-    select
-        customer_id,
-        purchase_date,
-        paid_orders,
-        {{ dbt.datediff(
-            'lag(purchase_date) over (partition by customer_id order by purchase_date)',
-            'purchase_date',
-            'day'
-        ) }} as gap_days
-
-    from purchase_days
-
-),
-
--- Each customer's median gap as of each purchase (all gaps up to and including it).
--- A self-join, because percentile_cont is no window function on PostgreSQL.
-running_median_gaps as (
-
-    select
-        later.customer_id,
-        later.purchase_date,
-        percentile_cont(0.5) within group (order by earlier.gap_days) as median_gap_days
-
-    from purchases as later
-
-    inner join purchases as earlier
-        on earlier.customer_id = later.customer_id
-        and earlier.purchase_date <= later.purchase_date
-        and earlier.gap_days is not null
-
-    group by later.customer_id, later.purchase_date
-
-),
-
-purchase_facts as (
-
-    select
-        purchases.customer_id,
-        purchases.purchase_date,
-        purchases.paid_orders,
-        running_median_gaps.median_gap_days,
-        coalesce(purchases.gap_days > {{ var('churn_days') }}, false) as is_reactivation
-
-    from purchases
-
-    left join running_median_gaps
-        on purchases.customer_id = running_median_gaps.customer_id
-        and purchases.purchase_date = running_median_gaps.purchase_date
-
-),
-
--- What a customer's purchase history looks like changes only on a purchase day and
--- on the day a purchase leaves the 365-day window: one row per such change, with the
--- history from that day on (running sums and maxima over the changes so far).
-changes as (
-
-    select customer_id, purchase_date as change_date, paid_orders as added,
-        paid_orders as window_change, purchase_date, is_reactivation
-    from purchase_facts
-
-    union all
-
-    select customer_id, {{ dbt.dateadd('day', 365, 'purchase_date') }} as change_date, 0 as added,
-        -paid_orders as window_change, cast(null as date) as purchase_date, false as is_reactivation
-    from purchase_facts
-
-),
-
-change_days as (
-
-    select
-        customer_id,
-        cast(change_date as date) as change_date,
-        sum(added) as added,
-        sum(window_change) as window_change,
-        max(purchase_date) as purchase_date,
-        max(case when is_reactivation then purchase_date end) as reactivation_date
-
-    from changes
-    group by customer_id, cast(change_date as date)
-
-),
-
--- A spell: from one change to the next (exclusive), the history holds still.
-spells as (
-
-    select
-        customer_id,
-        change_date as valid_from,
-        coalesce(
-            lead(change_date) over (partition by customer_id order by change_date),
-            cast({{ dbt.dateadd('day', 1, run_date()) }} as date)
-        ) as valid_to,
-        min(purchase_date) over (partition by customer_id) as first_purchase_date,
-        max(purchase_date) over (
-            partition by customer_id order by change_date rows between unbounded preceding and current row
-        ) as last_purchase_date,
-        sum(added) over (
-            partition by customer_id order by change_date rows between unbounded preceding and current row
-        ) as paid_orders,
-        sum(window_change) over (
-            partition by customer_id order by change_date rows between unbounded preceding and current row
-        ) as paid_orders_last_365d,
-        max(reactivation_date) over (
-            partition by customer_id order by change_date rows between unbounded preceding and current row
-        ) as last_reactivation_date
-
-    from change_days
-
-),
-
--- Each customer's days: before the first purchase (a prospect), then each spell's days.
--- Joining days to spells by range costs one row per customer-day, not one per
--- customer-day and earlier purchase.
+-- Each customer's days from signup, each from the spell holding on it.
 history as (
 
     select
-        customers.customer_id,
+        spells.customer_id,
         days.as_of_date,
-        cast(null as date) as first_purchase_date,
-        cast(null as date) as last_purchase_date,
-        0 as paid_orders,
-        0 as paid_orders_last_365d,
-        cast(null as date) as last_reactivation_date
+        spells.first_purchase_date,
+        spells.last_purchase_date,
+        spells.paid_orders,
+        spells.paid_orders_last_365d,
+        spells.last_reactivation_date,
+        spells.median_gap_days
 
-    from customers
+    from spells
 
     inner join days
-        on days.as_of_date >= customers.signed_up_date
-
-    left join (select customer_id, min(valid_from) as first_change from spells group by customer_id) as firsts
-        on firsts.customer_id = customers.customer_id
-
-    where firsts.first_change is null or days.as_of_date < firsts.first_change
-
-    union all
-
-    select
-        customer_spells.customer_id,
-        days.as_of_date,
-        customer_spells.first_purchase_date,
-        customer_spells.last_purchase_date,
-        customer_spells.paid_orders,
-        customer_spells.paid_orders_last_365d,
-        customer_spells.last_reactivation_date
-
-    from (
-        select spells.*, customers.signed_up_date
-        from spells
-        inner join customers
-            on customers.customer_id = spells.customer_id
-    ) as customer_spells
-
-    inner join days
-        on days.as_of_date >= customer_spells.valid_from
-        and days.as_of_date < customer_spells.valid_to
-        and days.as_of_date >= customer_spells.signed_up_date
-
-),
-
-with_gap as (
-
-    select
-        history.*,
-        last_purchase.median_gap_days
-
-    from history
-
-    left join purchase_facts as last_purchase
-        on last_purchase.customer_id = history.customer_id
-        and last_purchase.purchase_date = history.last_purchase_date
+        on days.as_of_date >= spells.valid_from
+        and days.as_of_date < spells.valid_to
+        and days.as_of_date >= spells.signed_up_date
 
 ),
 
@@ -232,7 +65,7 @@ shop_gaps as (
         as_of_date,
         percentile_cont(0.5) within group (order by median_gap_days) as shop_median_gap_days
 
-    from with_gap
+    from history
     where median_gap_days is not null
     group by as_of_date
 
@@ -241,36 +74,36 @@ shop_gaps as (
 measured as (
 
     select
-        with_gap.customer_id,
-        with_gap.as_of_date,
-        with_gap.first_purchase_date,
-        with_gap.last_purchase_date,
-        with_gap.last_reactivation_date,
-        with_gap.paid_orders,
-        with_gap.paid_orders_last_365d,
-        with_gap.median_gap_days,
+        history.customer_id,
+        history.as_of_date,
+        history.first_purchase_date,
+        history.last_purchase_date,
+        history.last_reactivation_date,
+        history.paid_orders,
+        history.paid_orders_last_365d,
+        history.median_gap_days,
         shop_gaps.shop_median_gap_days,
-        {{ dbt.datediff('with_gap.first_purchase_date', 'with_gap.as_of_date', 'day') }}
+        {{ dbt.datediff('history.first_purchase_date', 'history.as_of_date', 'day') }}
             as days_since_first_purchase,
-        {{ dbt.datediff('with_gap.last_purchase_date', 'with_gap.as_of_date', 'day') }}
+        {{ dbt.datediff('history.last_purchase_date', 'history.as_of_date', 'day') }}
             as days_since_last_purchase,
-        {{ dbt.datediff('with_gap.last_reactivation_date', 'with_gap.as_of_date', 'day') }}
+        {{ dbt.datediff('history.last_reactivation_date', 'history.as_of_date', 'day') }}
             as days_since_reactivation,
-        case when with_gap.paid_orders > 0 then
+        case when history.paid_orders > 0 then
             greatest(
                 {{ var('lapsing_floor_days') }},
                 coalesce(
                     {{ var('lapsing_k') }}
-                    * coalesce(with_gap.median_gap_days, shop_gaps.shop_median_gap_days),
+                    * coalesce(history.median_gap_days, shop_gaps.shop_median_gap_days),
                     0
                 )
             )
         end as lapsing_after_days
 
-    from with_gap
+    from history
 
     left join shop_gaps
-        on with_gap.as_of_date = shop_gaps.as_of_date
+        on history.as_of_date = shop_gaps.as_of_date
 
 ),
 

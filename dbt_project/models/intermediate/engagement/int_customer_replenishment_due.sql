@@ -5,16 +5,9 @@
 -- bought again is never due early.
 with
 
-paid_orders as (
+order_products as (
 
-    select * from {{ ref('int_orders_converted') }}
-    where is_paid
-
-),
-
-order_items as (
-
-    select * from {{ ref('stg_shop__order_items') }}
+    select * from {{ ref('int_paid_order_products') }}
 
 ),
 
@@ -28,18 +21,15 @@ products as (
 purchase_days as (
 
     select
-        paid_orders.customer_id,
-        order_items.product_id,
-        {{ business_date('paid_orders.ordered_at') }} as purchase_date,
-        sum(order_items.quantity) as quantity
+        order_products.customer_id,
+        order_products.product_id,
+        {{ business_date('order_products.ordered_at') }} as purchase_date,
+        sum(order_products.quantity) as quantity
 
-    from paid_orders
-
-    inner join order_items
-        on paid_orders.order_id = order_items.order_id
+    from order_products
 
     inner join products
-        on order_items.product_id = products.product_id
+        on order_products.product_id = products.product_id
 
     group by 1, 2, 3
 

@@ -1,5 +1,5 @@
 -- The products of each paid order as of the run date (refunded and cancelled orders are
--- no purchase); a product twice in one order is one row.
+-- no purchase); a product twice in one order is one row, its quantities summed.
 with
 
 paid_orders as (
@@ -17,15 +17,23 @@ order_items as (
 
 final as (
 
-    select distinct
+    select
         paid_orders.order_id,
         paid_orders.customer_id,
-        order_items.product_id
+        paid_orders.ordered_at,
+        order_items.product_id,
+        sum(order_items.quantity) as quantity
 
     from paid_orders
 
     inner join order_items
         on paid_orders.order_id = order_items.order_id
+
+    group by
+        paid_orders.order_id,
+        paid_orders.customer_id,
+        paid_orders.ordered_at,
+        order_items.product_id
 
 )
 
