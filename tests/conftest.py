@@ -96,8 +96,8 @@ def land_customers(shop_db_url: str, raw_dir: Path, shop: GeneratedShop, until: 
 @pytest.fixture(scope="session", autouse=True)
 def crm_sandbox():
     """The CRM destination's audience API: a real server on 127.0.0.1 for the whole session."""
-    from nurture.export.sandbox_api import SandboxApi
-    from nurture.local_airflow import sandbox_connection
+    from devkit.local_airflow import sandbox_connection
+    from devkit.sandbox_api import SandboxApi
 
     with SandboxApi() as api:
         os.environ["AIRFLOW_CONN_NURTURE_CRM"] = sandbox_connection(api.url)

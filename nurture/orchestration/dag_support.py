@@ -47,7 +47,8 @@ def deadline(name: str, env_var: str, default_hours: float) -> DeadlineAlert | N
     """Alert (``deadline_missed``) when a run is not done this long after it was queued.
 
     ``env_var`` (hours) overrides the default; 0 turns it off: Airflow 3.3's
-    ``airflow dags test`` cannot run a DAG with a deadline (``local_airflow.dags_test``).
+    ``airflow dags test`` cannot run a DAG with a deadline (``scripts/devkit/local_airflow.py``
+    ``dags_test``).
     """
     hours = float(os.environ.get(env_var, default_hours))
     if hours <= 0:
