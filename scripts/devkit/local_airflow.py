@@ -81,6 +81,9 @@ def airflow_env(
             "NURTURE_RAW_DIR": str(settings.raw_dir),
             "NURTURE_WAREHOUSE": str(settings.warehouse_path),
             "NURTURE_EXPORTS_DIR": str(settings.exports_dir),
+            # Task code from this checkout, the one whose dags/ is the DAGs folder: a worktree's
+            # Airflow processes would otherwise import the package the venv was installed from.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "False",
