@@ -66,10 +66,13 @@ from nurture.orchestration.dag_support import (
     WAREHOUSE_POOL,
     deadline,
     default_args,
+    fail_on_failed_steps,
     no_retry_without_connection,
+    on_failure,
+    on_success,
+    publish_with_asset_event,
     quality_gate,
 )
-from nurture.orchestration.run_log import on_failure, on_success
 
 
 @dag(
@@ -87,6 +90,8 @@ from nurture.orchestration.run_log import on_failure, on_success
     deadline=deadline("nurture_daily_deadline", "NURTURE_DEADLINE_HOURS", 3),
 )
 def nurture_daily():
+    # Each task is one step of nurture.pipeline (imported in the task: parsing stays light).
+
     @task_group
     def extract():
         """Land the interval's source rows in the raw zone, apply erasures, check the raw data."""
@@ -94,39 +99,28 @@ def nurture_daily():
         @task(pool=WAREHOUSE_POOL)  # the hourly refresh lands the same shop partitions
         def shop_tables(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
             from nurture import pipeline
-            from nurture.config import load_settings
-            from nurture.connections import shop_db_url
 
-            settings = load_settings()
-            return pipeline.extract_shop(
-                settings, shop_db_url(settings), data_interval_start, data_interval_end
-            )
+            return pipeline.daily_shop_tables(data_interval_start, data_interval_end)
 
         @task
         def event_logs(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.extract_events(load_settings(), data_interval_start, data_interval_end)
+            return pipeline.daily_event_logs(data_interval_start, data_interval_end)
 
         @task(pool=WAREHOUSE_POOL)
         def apply_erasures() -> dict[str, int]:
             """Erasure requests, applied again to what was just extracted (and everywhere else)."""
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.apply_erasures(load_settings())
+            return pipeline.daily_apply_erasures()
 
         @task(pool=WAREHOUSE_POOL)
         def validate_raw(data_interval_start=None, data_interval_end=None, run_id=None) -> dict[str, int]:
             """Raw suites; a blocking failure stops the run before dbt."""
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            settings = load_settings()
-            return quality_gate(
-                pipeline.validate_raw, settings, data_interval_start, data_interval_end, run_id
-            )
+            return quality_gate(pipeline.daily_validate_raw, data_interval_start, data_interval_end, run_id)
 
         [shop_tables(), event_logs()] >> apply_erasures() >> validate_raw()
 
@@ -138,28 +132,22 @@ def nurture_daily():
         def load_warehouse(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
             """PostgreSQL target only: load the day's raw partitions into schema raw."""
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.load_warehouse(load_settings(), data_interval_start, data_interval_end)
+            return pipeline.daily_load_warehouse(data_interval_start, data_interval_end)
 
         @task(pool=WAREHOUSE_POOL)
         def dbt_build(data_interval_start=None, run_id=None) -> dict[str, int]:
             """One `dbt build` (models with their tests); each model's outcome is in the
             log and in table audit.dbt_node_results."""
-            from collections import Counter
-
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            results = pipeline.transform(load_settings(), data_interval_start.date(), run_id)
-            return dict(Counter(r.status for r in results))
+            return pipeline.daily_dbt_build(data_interval_start, run_id)
 
         @task(pool=WAREHOUSE_POOL)
         def predict_value(data_interval_start=None) -> int:
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.predict(load_settings(), data_interval_start.date())
+            return pipeline.daily_predict_value(data_interval_start)
 
         load_warehouse() >> dbt_build() >> predict_value()
 
@@ -170,9 +158,8 @@ def nurture_daily():
         @task(pool=WAREHOUSE_POOL)
         def validate_marts(data_interval_start=None, run_id=None) -> dict[str, int]:
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return quality_gate(pipeline.validate_marts, load_settings(), data_interval_start.date(), run_id)
+            return quality_gate(pipeline.daily_validate_marts, data_interval_start, run_id)
 
         validate_marts()
 
@@ -185,30 +172,18 @@ def nurture_daily():
             """Allocate every segment once (consent, holdout, dedup, frequency cap), apply the
             size guard and the export suite, and freeze the rows to publish."""
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return quality_gate(pipeline.stage_exports, load_settings(), data_interval_start.date(), run_id)
+            return quality_gate(pipeline.daily_stage_exports, data_interval_start, run_id)
 
         @task(outlets=[EXPORTS_ALIAS], map_index_template="{{ export_target }}", retries=3)
         def publish(target: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
             """One segment to one destination, from the staged files (no warehouse lock):
             a failed destination is retried and does not stop the others."""
-            from airflow.sdk import Asset, get_current_context
-
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            context = get_current_context()
-            context["export_target"] = f"{target['segment']} -> {target['destination']}"
-            settings, day = load_settings(), data_interval_start.date()
-            entry = no_retry_without_connection(
-                pipeline.publish, settings, target, day, run_id, data_interval_end
+            return publish_with_asset_event(
+                pipeline.daily_publish, target, data_interval_start, data_interval_end, run_id
             )
-            uri = f"nurture://exports/{target['destination']}/{target['segment']}"
-            context["outlet_events"][EXPORTS_ALIAS].add(
-                Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}
-            )
-            return entry
 
         @task(trigger_rule="all_done")  # bad data or a failed build never holds up an erasure
         def deliver_erasures() -> dict[str, int]:
@@ -216,26 +191,15 @@ def nurture_daily():
             fails (after its retries) while any is pending, never another task. No pool:
             the outbox is files, not the warehouse."""
             from nurture import pipeline
-            from nurture.config import load_settings
-            from nurture.export.erasure_outbox import PlatformDeletesPendingError
 
-            delivery = pipeline.deliver_erasures(load_settings())
-            if delivery.failed:
-                error = PlatformDeletesPendingError(delivery.sentence())
-                if set(delivery.errors) <= delivery.unconfigured:  # a retry cannot define a connection
-                    from airflow.sdk.exceptions import AirflowFailException
-
-                    raise AirflowFailException(str(error)) from error
-                raise error
-            return delivery.acknowledged
+            return no_retry_without_connection(pipeline.daily_deliver_erasures)
 
         @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
         def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
             """Load every destination's outcome, failed ones included, into exports.sync_log."""
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.record_exports(load_settings(), data_interval_start.date(), run_id)
+            return pipeline.daily_record_sync_log(data_interval_start, run_id)
 
         [publish.expand(target=stage_exports()), deliver_erasures()] >> record_sync_log()
 
@@ -246,17 +210,15 @@ def nurture_daily():
         @task(pool=WAREHOUSE_POOL)
         def publish_bi(data_interval_start=None) -> dict[str, int]:
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.publish_bi(load_settings(), data_interval_start.date())
+            return pipeline.daily_publish_bi(data_interval_start)
 
         @task
         def retention_report(data_interval_start=None) -> str:
             """Reads the snapshot, not the warehouse: no pool slot needed."""
             from nurture import pipeline
-            from nurture.config import load_settings
 
-            return pipeline.report(load_settings(), data_interval_start.date())
+            return pipeline.daily_retention_report(data_interval_start)
 
         publish_bi() >> retention_report()
 
@@ -264,28 +226,17 @@ def nurture_daily():
     def apply_retention(data_interval_start=None) -> int:
         """Delete raw, quarantine and export files and warehouse rows past their retention periods."""
         from nurture import pipeline
-        from nurture.config import load_settings
 
-        return pipeline.apply_retention(load_settings(), data_interval_start.date())
+        return pipeline.daily_apply_retention(data_interval_start)
 
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
     def record_run(data_interval_start=None, run_id=None) -> dict:
         """Steps (state, duration), rows per layer, the validation and sync summaries
-        into audit.pipeline_runs / audit.pipeline_steps, failed runs too."""
+        into audit.pipeline_runs / audit.pipeline_steps, failed runs too; fails when a step
+        failed (the DAG's only leaf: without that, the run would end green)."""
         from nurture import pipeline
-        from nurture.config import load_settings
 
-        record = pipeline.record_run(load_settings(), data_interval_start.date(), run_id)
-        if record["steps_failed"]:
-            # This task is the DAG's only leaf: without this, a run with a failed step
-            # would end green.
-            from airflow.sdk.exceptions import AirflowFailException
-
-            from nurture.bi.run_record import RunFailedError
-
-            cause = RunFailedError(f"{record['steps_failed']} step(s) failed: see audit.pipeline_steps")
-            raise AirflowFailException(str(cause)) from cause
-        return record
+        return fail_on_failed_steps(pipeline.daily_record_run, data_interval_start, run_id)
 
     # Groups run one after another: a failure anywhere stops everything after it.
     extract() >> transform() >> check() >> export() >> report() >> apply_retention() >> record_run()

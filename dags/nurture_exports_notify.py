@@ -18,8 +18,14 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from nurture.orchestration.alerts import on_task_failure
-from nurture.orchestration.dag_support import EXPORTS_ALIAS, START_DATE, deadline, default_args
+from nurture.orchestration.dag_support import (
+    EXPORTS_ALIAS,
+    START_DATE,
+    asset_events,
+    deadline,
+    default_args,
+    on_task_failure,
+)
 
 
 @dag(
@@ -37,21 +43,9 @@ def nurture_exports_notify():
     @task
     def record_published(triggering_asset_events=None) -> int:
         """One line per export event that triggered this run."""
-        from nurture.config import load_settings
-        from nurture.export.notify import record_published
+        from nurture import pipeline
 
-        events = [
-            {
-                "uri": getattr(asset, "uri", str(asset)),
-                "extra": dict(event.extra or {}),
-                "source_dag_id": event.source_dag_id,
-                "source_run_id": event.source_run_id,
-                "timestamp": str(event.timestamp),
-            }
-            for asset, asset_events in (triggering_asset_events or {}).items()
-            for event in asset_events
-        ]
-        return record_published(load_settings(), events)
+        return pipeline.exports_notify_record_published(asset_events(triggering_asset_events))
 
     record_published()
 

@@ -44,10 +44,13 @@ from nurture.orchestration.dag_support import (
     WAREHOUSE_POOL,
     deadline,
     default_args,
-    no_retry_without_connection,
+    fail_on_failed_steps,
+    on_failure,
+    on_success,
+    publish_with_asset_event,
     quality_gate,
+    skip_without_daily_build,
 )
-from nurture.orchestration.run_log import on_failure, on_success
 
 
 @dag(
@@ -68,85 +71,50 @@ from nurture.orchestration.run_log import on_failure, on_success
     deadline=deadline("nurture_hourly_carts_deadline", "NURTURE_HOURLY_DEADLINE_HOURS", 0.75),
 )
 def nurture_hourly_carts():
+    # Each task is one step of nurture.pipeline (imported in the task: parsing stays light).
+
     @task(pool=WAREHOUSE_POOL)
     def shop_tables(data_interval_start=None) -> dict[str, dict[str, int]]:
         """The shop tables from the start of the day to the end of the hour."""
-        from nurture.config import load_settings
-        from nurture.connections import shop_db_url
-        from nurture.orchestration import hourly
+        from nurture import pipeline
 
-        settings = load_settings()
-        return hourly.extract(settings, shop_db_url(settings), hourly.slot_of(data_interval_start))
+        return pipeline.hourly_shop_tables(data_interval_start)
 
     @task(pool=WAREHOUSE_POOL)
     def apply_erasures() -> dict[str, int]:
         from nurture import pipeline
-        from nurture.config import load_settings
 
-        return pipeline.apply_erasures(load_settings())
+        return pipeline.hourly_apply_erasures()
 
     @task(pool=WAREHOUSE_POOL)
     def dbt_build(data_interval_start=None, run_id=None) -> dict[str, int]:
         """`dbt build --select tag:hourly` as of the hour's end, deferring to the daily build."""
-        from collections import Counter
+        from nurture import pipeline
 
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from nurture.config import load_settings
-        from nurture.orchestration import hourly
-
-        try:
-            results = hourly.transform(load_settings(), hourly.slot_of(data_interval_start), run_id)
-        except hourly.NoDailyBuildError as error:
-            raise AirflowSkipException(str(error)) from error
-        return dict(Counter(r.status for r in results))
+        return skip_without_daily_build(pipeline.hourly_dbt_build, data_interval_start, run_id)
 
     @task(pool=WAREHOUSE_POOL)
     def stage_exports(data_interval_start=None, run_id=None) -> list[dict]:
-        from nurture.config import load_settings
-        from nurture.orchestration import hourly
+        from nurture import pipeline
 
-        slot = hourly.slot_of(data_interval_start)
-        return quality_gate(hourly.stage_exports, load_settings(), slot, run_id)
+        return quality_gate(pipeline.hourly_stage_exports, data_interval_start, run_id)
 
     @task(outlets=[EXPORTS_ALIAS], map_index_template="{{ export_target }}", retries=3)
     def publish(target: dict, data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
         """One segment to one destination, from the staged files (no warehouse lock)."""
-        from airflow.sdk import Asset, get_current_context
-
         from nurture import pipeline
-        from nurture.config import load_settings
-        from nurture.orchestration import hourly
 
-        context = get_current_context()
-        context["export_target"] = f"{target['segment']} -> {target['destination']}"
-        slot = hourly.slot_of(data_interval_start)
-        entry = no_retry_without_connection(
-            pipeline.publish, load_settings(), target, slot, run_id, data_interval_end
+        return publish_with_asset_event(
+            pipeline.hourly_publish, target, data_interval_start, data_interval_end, run_id
         )
-        uri = f"nurture://exports/{target['destination']}/{target['segment']}"
-        context["outlet_events"][EXPORTS_ALIAS].add(
-            Asset(uri), extra={k: entry[k] for k in ("included", "added", "removed")}
-        )
-        return entry
 
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
     def record_sync_log(data_interval_start=None, run_id=None) -> dict[str, int]:
         """Every destination's outcome into exports.sync_log, the steps into
         audit.pipeline_steps; fails when a step failed (it is the only leaf)."""
         from nurture import pipeline
-        from nurture.bi.run_record import record_steps
-        from nurture.config import load_settings
-        from nurture.orchestration import hourly
 
-        settings = load_settings()
-        counts = pipeline.record_exports(settings, hourly.slot_of(data_interval_start), run_id)
-        failed = [s["task_id"] for s in record_steps(settings, run_id) if s["state"] == "failed"]
-        if failed:
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(f"step(s) failed: {', '.join(sorted(set(failed)))}")
-        return counts
+        return fail_on_failed_steps(pipeline.hourly_record_sync_log, data_interval_start, run_id)
 
     staged = stage_exports()
     shop_tables() >> apply_erasures() >> dbt_build() >> staged

@@ -16,11 +16,11 @@ import os
 import time
 from pathlib import Path
 
+from devkit.local_airflow import DAG_ID, airflow_env, init_metadata, standalone
+from devkit.sandbox_api import SandboxApi
+from devkit.screenshot import screenshot
 from nurture.config import load_settings
-from nurture.export.sandbox_api import SandboxApi
 from nurture.generate.calendar import DEFAULT_END_DATE, ShopCalendar
-from nurture.local_airflow import DAG_ID, airflow_env, init_metadata, standalone
-from nurture.screenshot import screenshot
 
 PORT = int(os.environ.get("NURTURE_AIRFLOW_PORT", "8080"))
 

@@ -31,9 +31,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devkit.local_airflow import sandbox_connection  # noqa: E402
+from devkit.sandbox_api import SandboxApi  # noqa: E402
 from nurture.bench import report  # noqa: E402
-from nurture.export.sandbox_api import SandboxApi  # noqa: E402
-from nurture.local_airflow import sandbox_connection  # noqa: E402
 
 PIPELINE = ["extract", "dbt_full_refresh", "extract_day", "dbt_incremental_day", "checks", "exports"]
 CORE = ["core_pipeline", "floor", "pandas"]

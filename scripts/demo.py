@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 
 from rich.console import Console
 
+from devkit.local_airflow import airflow_env, backfill, free_port, init_metadata
+from devkit.sandbox_api import SandboxApi
 from nurture import pipeline
 from nurture.bi.summary import build_summary, render
 from nurture.cli_output import print_tables
 from nurture.config import load_settings
 from nurture.export.notify import notifications_path
-from nurture.export.sandbox_api import SandboxApi
 from nurture.generate import DEFAULT_END_DATE, generate_shop
-from nurture.local_airflow import airflow_env, backfill, free_port, init_metadata
 from nurture.report.build import report_path
 from nurture.warehouse.transform import generate_docs
 

@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devkit.screenshot import screenshot  # noqa: E402
 from nurture.config import load_settings  # noqa: E402
-from nurture.screenshot import screenshot  # noqa: E402
 
 
 def main() -> None:

@@ -31,6 +31,14 @@ os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="nurture-test-airflow-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # A few hundred customers can be quiet for a whole night: judge freshness by the day.
 os.environ["NURTURE_FRESHNESS_HOURS"] = "24"
+# Child processes import what this one does: this checkout's package (not the one the
+# venv was installed from, when testing a git worktree) and the dev-only helpers
+# (scripts/devkit/, on this process's path through pytest's `pythonpath`), which the test
+# modules some children import use.
+_ROOT = Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(_ROOT), str(_ROOT / "scripts"), os.environ.get("PYTHONPATH")])
+)
 
 
 # The slowest modules, slowest first (docs/test-durations.md): with `make test`'s workers
@@ -96,8 +104,8 @@ def land_customers(shop_db_url: str, raw_dir: Path, shop: GeneratedShop, until: 
 @pytest.fixture(scope="session", autouse=True)
 def crm_sandbox():
     """The CRM destination's audience API: a real server on 127.0.0.1 for the whole session."""
-    from nurture.export.sandbox_api import SandboxApi
-    from nurture.local_airflow import sandbox_connection
+    from devkit.local_airflow import sandbox_connection
+    from devkit.sandbox_api import SandboxApi
 
     with SandboxApi() as api:
         os.environ["AIRFLOW_CONN_NURTURE_CRM"] = sandbox_connection(api.url)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from devkit.local_airflow import DAG_ID, airflow_env, free_port, init_metadata, standalone
 from nurture.config import load_settings
-from nurture.local_airflow import DAG_ID, airflow_env, free_port, init_metadata, standalone
 
 pytestmark = pytest.mark.airflow
 COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
+from devkit.local_airflow import free_port
 from nurture.export.http_push import PushError
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.shop_tables import SourceUnavailableError, extract_shop_tables
-from nurture.local_airflow import free_port
 from nurture.orchestration.alerts import Alert, cause_of, send
 from nurture.quality.gate import QualityGateError
 

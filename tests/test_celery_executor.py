@@ -35,10 +35,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from nurture import pipeline
-from nurture.config import PROJECT_ROOT, load_settings
-from nurture.export.sandbox_api import SandboxApi
-from nurture.local_airflow import (
+from devkit.local_airflow import (
     DAG_ID,
     AirflowApi,
     airflow,
@@ -51,6 +48,9 @@ from nurture.local_airflow import (
     redis_server,
     sandbox_connection,
 )
+from devkit.sandbox_api import SandboxApi
+from nurture import pipeline
+from nurture.config import PROJECT_ROOT, load_settings
 from tests.conftest import make_shop, midnight
 
 pytestmark = pytest.mark.airflow

@@ -20,15 +20,15 @@ import pandas as pd
 import pytest
 import yaml
 
+from devkit.local_airflow import sandbox_connection
+from devkit.sandbox_api import SandboxApi
 from nurture import pipeline
 from nurture.bi.summary import build_summary
 from nurture.export import destination_types
 from nurture.export import publish as publish_module
 from nurture.export.config import DEFAULT_FILE
-from nurture.export.sandbox_api import SandboxApi
 from nurture.export.segments import discover_segments
 from nurture.export.state import members_path
-from nurture.local_airflow import sandbox_connection
 from nurture.privacy.erasure import forget
 from nurture.warehouse.transform import manifest_path
 from tests.conftest import day_interval, make_shop, midnight

@@ -13,9 +13,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from devkit.local_airflow import airflow_env, dags_test, free_port, init_metadata, sandbox_connection
+from devkit.sandbox_api import SandboxApi
 from nurture import pipeline
-from nurture.export.sandbox_api import SandboxApi
-from nurture.local_airflow import airflow_env, dags_test, free_port, init_metadata, sandbox_connection
 from tests.conftest import make_shop, midnight
 
 pytestmark = pytest.mark.airflow

@@ -7,8 +7,8 @@ from collections import defaultdict
 
 import pytest
 
+from devkit.sandbox_api import SandboxApi
 from nurture.export.http_push import Journal, PushError, PushResult, batch_key, delete_users, push_batches
-from nurture.export.sandbox_api import SandboxApi
 
 TOKEN = "test-token"
 

@@ -1,12 +1,18 @@
 """`make lint` in the test suite: ruff finds nothing, and every import-linter contract
 (.importlinter: the package's layers, Airflow only in the orchestration glue, no dev
-helper in the pipeline) is kept, so a wrong arrow between packages fails CI."""
+helper in the pipeline) is kept, so a wrong arrow between packages fails CI. The dev
+helpers (scripts/devkit/) stay out of what is shipped: nothing under nurture/ or dags/
+imports them, and the package discovery takes nurture/ only."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -27,3 +33,24 @@ def test_every_import_contract_is_kept():
     done = run(str(BIN / "lint-imports"), "--no-cache")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 kept, 0 broken" in done.stdout
+
+
+def test_nothing_shipped_imports_the_devkit():
+    """The package and the DAG files (what the Airflow image holds) never import the dev helpers."""
+    offenders = []
+    for path in sorted([*(ROOT / "nurture").rglob("*.py"), *(ROOT / "dags").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name == "devkit" or name.startswith("devkit.") for name in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, f"shipped code imports the dev-only scripts/devkit: {offenders}"
+
+
+def test_only_the_package_is_shipped():
+    """pyproject.toml's package discovery finds nurture and its subpackages, not scripts/devkit."""
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
+    assert packages and all(p == "nurture" or p.startswith("nurture.") for p in packages), packages
+    assert (ROOT / "scripts" / "devkit" / "__init__.py").is_file()

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
+from devkit.local_airflow import airflow_env, backfill, dags_test, free_port, init_metadata
 from nurture import pipeline
 from nurture.export.notify import notifications_path
-from nurture.local_airflow import airflow_env, backfill, dags_test, free_port, init_metadata
 from nurture.privacy.erasure import forget
 from tests.conftest import make_shop, midnight
 from tests.reference import winback_reference

@@ -27,12 +27,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from devkit.local_airflow import sandbox_connection
+from devkit.sandbox_api import SandboxApi
 from nurture import pipeline
 from nurture.export.config import DEFAULT_FILE
-from nurture.export.sandbox_api import SandboxApi
 from nurture.export.segments import discover_segments
 from nurture.extract.event_logs import LOG_NAME
-from nurture.local_airflow import sandbox_connection
 from nurture.privacy.erasure import forget
 from nurture.warehouse.transform import manifest_path
 from tests.conftest import day_interval, make_shop, midnight

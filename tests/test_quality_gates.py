@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import duckdb
 import pytest
 
+from devkit.local_airflow import airflow_env, dags_test, free_port, init_metadata
 from nurture import pipeline
 from nurture.config import load_settings
 from nurture.extract.event_logs import LOG_NAME, extract_event_logs
-from nurture.local_airflow import airflow_env, dags_test, free_port, init_metadata
 from nurture.quality.checks import check_raw
 from nurture.quality.gate import QualityGateError, data_docs_index
 from tests.conftest import day_interval, make_shop, midnight

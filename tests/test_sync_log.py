@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
+from devkit.sandbox_api import SandboxApi
 from nurture.bi.summary import build_summary, render
 from nurture.config import Settings, load_settings
 from nurture.connections import MissingConnectionError
@@ -26,7 +27,6 @@ from nurture.export import destination_types, publish
 from nurture.export.allocation import Guards
 from nurture.export.config import Destination, ExportConfig, FieldMap, SizeGuard
 from nurture.export.http_push import PushError, push_batches
-from nurture.export.sandbox_api import SandboxApi
 from nurture.export.state import read_sync_log, state_dir
 from nurture.export.sync_log import ADDED_COLUMNS, COLUMNS, record_sync_log
 from nurture.report import data as report_data

@@ -1,7 +1,7 @@
 """Run the project's DAGs on a local Airflow: the embedded default (SQLite metadata DB).
 
 Used by ``make demo``, ``make airflow`` and the tests, so all three run Airflow
-the same way. Airflow's home lives under the data home (git-ignored). The
+the same way (dev-only: see ``devkit``). Airflow's home lives under the data home (git-ignored). The
 CeleryExecutor's settings (``celery_executor_env``) are docker-compose.yml's too;
 ``redis_server`` and ``celery_workers`` run that stack on one machine for the tests.
 """
@@ -31,6 +31,7 @@ DAG_ID = "nurture_daily"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 WAREHOUSE_POOL = ("nurture_warehouse", "1", "DuckDB warehouse file: one task at a time")
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+DEVKIT_ROOT = Path(__file__).resolve().parents[1]  # scripts/: where `import devkit` is found
 
 
 def free_port() -> int:
@@ -80,6 +81,9 @@ def airflow_env(
             "NURTURE_RAW_DIR": str(settings.raw_dir),
             "NURTURE_WAREHOUSE": str(settings.warehouse_path),
             "NURTURE_EXPORTS_DIR": str(settings.exports_dir),
+            # Task code from this checkout, the one whose dags/ is the DAGs folder: a worktree's
+            # Airflow processes would otherwise import the package the venv was installed from.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "False",
@@ -101,7 +105,7 @@ def airflow_env(
 
 def sandbox_connection(url: str) -> str:
     """The ``nurture_crm`` connection (Airflow's JSON form) for a sandbox audience API."""
-    from nurture.export.sandbox_api import SANDBOX_TOKEN
+    from devkit.sandbox_api import SANDBOX_TOKEN
 
     return json.dumps({"conn_type": "http", "host": url, "password": SANDBOX_TOKEN})
 
@@ -266,6 +270,8 @@ def celery_workers(
             worker_env = env | {
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.task_hostname",
                 WORKER_HOSTNAME_VAR: name,
+                # The callable is this dev-only module, outside the package: on the worker's path.
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(DEVKIT_ROOT), env.get("PYTHONPATH")])),
             }
             command = [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@127.0.0.1"]
             command += ["--concurrency", str(concurrency), "--skip-serve-logs"]
