@@ -232,6 +232,12 @@ def dag_calendar() -> tuple[str, str | None]:
     return os.environ.get("NURTURE_START_DATE", "2025-01-01"), os.environ.get("NURTURE_END_DATE")
 
 
+def environment() -> dict[str, str]:
+    """The whole environment, copied: what dbt's ``env_var()`` sees when a profile is
+    rendered outside dbt (``nurture.warehouse.spark.target``)."""
+    return dict(os.environ)
+
+
 def environment_connection(variable: str) -> str | None:
     """An Airflow connection given in the environment (``AIRFLOW_CONN_<ID>``, JSON)."""
     return os.environ.get(variable)

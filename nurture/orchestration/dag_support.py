@@ -8,12 +8,12 @@ imports only: DAG files import this at parse time (the pipeline inside task bodi
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import AssetAlias, AsyncCallback, DeadlineAlert, DeadlineReference
 
+from nurture.config import dag_calendar, deadline_hours
 from nurture.orchestration.alerts import on_deadline_missed, on_task_failure
 from nurture.orchestration.run_log import on_failure, on_success
 
@@ -44,12 +44,11 @@ WAREHOUSE_POOL = "nurture_warehouse"
 # Every published (segment, destination) is an asset event on
 # nurture://exports/<destination>/<segment>: downstream DAGs can schedule on it.
 EXPORTS_ALIAS = AssetAlias("nurture_exports")
-START_DATE = pendulum.parse(os.environ.get("NURTURE_START_DATE", "2025-01-01"), tz="UTC")
 # A shop with a fixed calendar (the demo's) sets the DAGs' last date, so the
 # scheduler never starts runs for days that have no data.
-END_DATE = (
-    pendulum.parse(os.environ["NURTURE_END_DATE"], tz="UTC") if "NURTURE_END_DATE" in os.environ else None
-)
+_first, _last = dag_calendar()
+START_DATE = pendulum.parse(_first, tz="UTC")
+END_DATE = pendulum.parse(_last, tz="UTC") if _last else None
 
 
 # Both DAGs: the shop's calendar, no catch-up (a missed run is re-run or backfilled on
@@ -75,7 +74,7 @@ def deadline(name: str, env_var: str, default_hours: float) -> DeadlineAlert | N
     ``airflow dags test`` cannot run a DAG with a deadline (``scripts/devkit/local_airflow.py``
     ``dags_test``).
     """
-    hours = float(os.environ.get(env_var, default_hours))
+    hours = deadline_hours(env_var, default_hours)
     if hours <= 0:
         return None
     return DeadlineAlert(

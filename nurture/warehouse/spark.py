@@ -10,14 +10,13 @@ read ``server_side_parameters`` of the target in ``dbt_project/profiles.yml``.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import duckdb
 import jinja2
 import yaml
 
-from nurture.config import DBT_PROJECT_DIR, Settings
+from nurture.config import DBT_PROJECT_DIR, Settings, environment
 
 PROFILE = DBT_PROJECT_DIR / "profiles.yml"
 
@@ -41,7 +40,7 @@ def _render(value: object, env: dict[str, str]) -> str:
 def target(settings: Settings) -> dict:
     """The ``spark`` output of the profile, rendered with the settings' dbt environment."""
     output = yaml.safe_load(PROFILE.read_text())["nurture"]["outputs"]["spark"]
-    env = {**os.environ, **settings.dbt_env()}
+    env = environment() | settings.dbt_env()
     parameters = {key: _render(value, env) for key, value in output["server_side_parameters"].items()}
     # dbt-spark forces this (Spark 3 and 4 behave alike); so does every reader here.
     parameters["spark.sql.ansi.enabled"] = "false"
