@@ -2,11 +2,14 @@
 (.importlinter: the package's layers, Airflow only in the orchestration glue, no dev
 helper in the pipeline) is kept, so a wrong arrow between packages fails CI. The dev
 helpers (scripts/devkit/) stay out of what is shipped: nothing under nurture/ or dags/
-imports them, and the package discovery takes nurture/ only."""
+imports them, and the package discovery takes nurture/ only. Two rules of the house
+that no import contract can say: only nurture/config.py reads the environment, and only
+the engines (nurture/warehouse/engines/) branch on the dbt target."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -54,3 +57,29 @@ def test_only_the_package_is_shipped():
     packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
     assert packages and all(p == "nurture" or p.startswith("nurture.") for p in packages), packages
     assert (ROOT / "scripts" / "devkit" / "__init__.py").is_file()
+
+
+def _lines(pattern: str, skip: tuple[str, ...]) -> list[str]:
+    """``file:line`` of every line of the package matching ``pattern``, outside ``skip``."""
+    found = []
+    for path in sorted((ROOT / "nurture").rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith(skip):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(pattern, line):
+                found.append(f"{name}:{number}")
+    return found
+
+
+def test_only_config_reads_the_environment():
+    """One place reads the environment (nurture/config.py); the others may set it for a
+    tool they run (dbt's variables), not read it."""
+    reads = r"os\.getenv|os\.environ\.get|os\.environ\[[^\]]+\](?!\s*=)|\{\*\*os\.environ|in os\.environ"
+    assert _lines(reads, ("nurture/config.py",)) == []
+
+
+def test_only_the_engines_branch_on_the_target():
+    """DuckDB, PostgreSQL and Spark differ inside nurture/warehouse/engines/ only."""
+    branches = r"dbt_target\s*(==|!=|in\b)|target\s*==\s*[\"'](duckdb|postgres|spark)"
+    assert _lines(branches, ("nurture/warehouse/engines/",)) == []

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from nurture.config import DBT_PROJECT_DIR, Settings, dbt_log_level
+from nurture.config import DBT_PROJECT_DIR, Settings, dbt_log_level, environment
 from nurture.warehouse.engines import engine_for
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def run_dbt(
     # dbt reads its paths from the environment: set them for this call only, so
     # settings never leak into later calls (or load_settings) in the same process.
     env = settings.dbt_env() | {"NURTURE_RUN_DATE": run_date.isoformat()}
-    saved = {name: os.environ.get(name) for name in env}
+    before = environment()
+    saved = {name: before.get(name) for name in env}
     os.environ.update(env)
     try:
         return dbtRunner().invoke(args)
