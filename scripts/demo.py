@@ -89,7 +89,7 @@ def main() -> None:
     say(f"[bold]4. CRM sandbox[/] audiences received over the API: {audiences}")
 
     with console.status("Generating the dbt catalogue"):
-        catalogue = generate_docs(settings, shop.end, settings.home / "dbt-docs")
+        catalogue = generate_docs(settings, shop.end, settings.home / "dbt-docs", pipeline.dbt_vars(settings))
     say(f"[bold]5. dbt docs[/] {catalogue} (every model and column, the lineage graph; {lap()})")
 
     print_tables(console, render(build_summary(settings, shop.end)))
