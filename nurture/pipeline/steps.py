@@ -1,15 +1,9 @@
-"""The pipeline's steps for one data interval: what the DAG tasks and the CLI call.
+"""The steps of one data interval: what the DAG tasks and the CLI call.
 
-Each step reads and writes its own partition or files, so it can run twice
-with the same result. Dates: a run covers the data interval [start, end);
-``run_date`` is the day it starts, the as-of date of the warehouse.
-
-Three parts: the steps of a day (``run_day`` runs them all, the CLI's ``nurture run``),
-the hourly refresh's steps, and the DAG tasks' steps at the end: one function per task
-of ``dags/``, which resolves the settings (and the shop's connection) in the task's
-process, so each task body is one call. The Airflow around them (failing at once,
-skipping, asset events) is ``nurture.orchestration.dag_support``'s; nothing here
-imports Airflow.
+Each step reads and writes its own partition or files, so it can run twice with the
+same result. Dates: a run covers the data interval [start, end); ``run_date`` is the
+day it starts, the as-of date of the warehouse. ``run_day`` runs them all in the DAG's
+order (the CLI's ``nurture run``).
 """
 
 from __future__ import annotations
@@ -17,16 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 from nurture.config import Settings
-from nurture.export.erasure_outbox import Delivery, PlatformDeletesPendingError
+from nurture.export.erasure_outbox import Delivery
 from nurture.export.slot import RunSlot
 from nurture.extract.event_logs import extract_event_logs
 from nurture.extract.limits import Limits
-from nurture.extract.raw_zone import utc_naive
 from nurture.extract.shop_tables import extract_shop_tables
-from nurture.warehouse.transform import DbtBuildError, NodeResult, dbt_build, dbt_paths
+from nurture.warehouse.transform import DbtBuildError, NodeResult, dbt_build
 
 log = logging.getLogger(__name__)
 
@@ -352,234 +344,3 @@ def run_day(
     report(settings, run_date)
     apply_retention(settings, run_date)
     return outcome
-
-
-# --- The hourly refresh of the time-critical audiences (abandoned carts) -------------
-#
-# What the ``nurture_hourly_carts`` DAG runs, every hour between daily runs:
-#
-# 1. the shop tables changed since the start of the day land in the raw zone (the day's
-#    partitions are replaced, as the daily run will replace them again), and erasures are
-#    applied again;
-# 2. ``dbt build`` of the models tagged ``hourly`` only (the carts, the orders that recover
-#    them, the segment) as of the hour's end, into ``<schema>_hourly``; every other ref —
-#    the audience, consent, lifecycle — is deferred to the daily build, so the hour costs
-#    a few views and one table, not the whole project;
-# 3. the segments tagged ``hourly`` are allocated (consent as of now, holdout, frequency
-#    cap counting every run), checked and published on the same timeline as the daily
-#    exports (``export/slot.py``): each delta is against the run just before, hourly or
-#    daily, so no removal is ever lost.
-
-HOURLY_TAG = "hourly"
-HOURLY_SCHEMA_SUFFIX = "_hourly"
-
-
-class NoDailyBuildError(RuntimeError):
-    """The daily run has not built the warehouse yet: nothing to defer to."""
-
-
-def slot_of(start: datetime) -> RunSlot:
-    """The hour a data interval [start, start + 1 h) refreshes."""
-    start = utc_naive(start)
-    return RunSlot(start.date(), start.hour)
-
-
-def _start_of_day(slot: RunSlot) -> datetime:
-    return datetime.combine(slot.day, datetime.min.time())
-
-
-def hourly_target(settings: Settings) -> Path:
-    """The hourly build's dbt artifacts, apart from the daily build's manifest."""
-    return settings.home / "dbt" / "hourly" / "target"
-
-
-def extract_hour(settings: Settings, shop_db_url: str, slot: RunSlot) -> dict[str, dict[str, int]]:
-    """The shop tables from the start of the day to the end of the hour."""
-    return extract_shop(settings, shop_db_url, _start_of_day(slot), slot.as_of)
-
-
-def transform_hour(settings: Settings, slot: RunSlot, run_id: str | None = None) -> list[NodeResult]:
-    """Build the ``hourly`` models as of the end of the hour, deferring to the daily build."""
-    daily = dbt_paths(settings)["target"]
-    if not (daily / "manifest.json").exists():
-        raise NoDailyBuildError(
-            f"no daily build to refresh (no {daily / 'manifest.json'}): run nurture_daily"
-        )
-    load_warehouse(settings, _start_of_day(slot), slot.as_of)
-    select = ["--select", f"tag:{HOURLY_TAG}"]
-    return transform(
-        settings,
-        slot.day,
-        run_id,
-        build_args=[*select, "--defer", "--favor-state", "--state", str(daily)],
-        extra_vars={"run_hour": slot.hour, "schema_suffix": HOURLY_SCHEMA_SUFFIX},
-        target_path=hourly_target(settings),
-    )
-
-
-def stage_hourly_exports(settings: Settings, slot: RunSlot, run_id: str) -> list[dict]:
-    """Allocate, guard, check and stage the hourly segments; returns their targets."""
-    from nurture.export.config import load_export_config
-    from nurture.export.segments import discover_segments
-    from nurture.export.stage import stage_exports as stage
-
-    segments = discover_segments(hourly_target(settings) / "manifest.json", also_tagged=HOURLY_TAG)
-    plan = stage(settings, load_export_config(settings), slot, run_id, segments=segments)
-    log.info("staged %d hourly export targets for %s; held back: %s", len(plan.targets), slot, plan.held_back)
-    return plan.targets
-
-
-# --- The DAG tasks' steps: one call per task of dags/ ---------------------------------
-#
-# Named <DAG>_<task id>. Each loads the settings in the task's process (the shop from
-# the `nurture_shop` connection when defined) and takes what Airflow gives the task:
-# the data interval [start, end) and the run id. Exceptions say what Airflow should do
-# (nurture.orchestration.dag_support turns them into failing at once or skipping).
-
-
-class ErasuresNeedConnectionsError(PlatformDeletesPendingError):
-    """Platform deletes are pending only for want of connections: a retry cannot define one."""
-
-
-class StepsFailedError(RuntimeError):
-    """Steps of an hourly run failed: its last task fails too, so the run ends failed."""
-
-
-def _settings() -> Settings:
-    from nurture.config import load_settings
-
-    return load_settings()
-
-
-def _statuses(results: list[NodeResult]) -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(r.status for r in results))
-
-
-def _shop_db_url(settings: Settings) -> str:
-    from nurture.connections import shop_db_url
-
-    return shop_db_url(settings)
-
-
-def daily_shop_tables(start: datetime, end: datetime) -> dict[str, dict[str, int]]:
-    settings = _settings()
-    return extract_shop(settings, _shop_db_url(settings), start, end)
-
-
-def daily_event_logs(start: datetime, end: datetime) -> dict[str, int]:
-    return extract_events(_settings(), start, end)
-
-
-def daily_apply_erasures() -> dict[str, int]:
-    return apply_erasures(_settings())
-
-
-def daily_validate_raw(start: datetime, end: datetime, run_id: str) -> dict[str, int]:
-    return validate_raw(_settings(), start, end, run_id)
-
-
-def daily_load_warehouse(start: datetime, end: datetime) -> dict[str, int]:
-    return load_warehouse(_settings(), start, end)
-
-
-def daily_dbt_build(start: datetime, run_id: str) -> dict[str, int]:
-    """``transform`` as of the interval's day; nodes by status."""
-    return _statuses(transform(_settings(), start.date(), run_id))
-
-
-def daily_predict_value(start: datetime) -> int:
-    return predict(_settings(), start.date())
-
-
-def daily_validate_marts(start: datetime, run_id: str) -> dict[str, int]:
-    return validate_marts(_settings(), start.date(), run_id)
-
-
-def daily_stage_exports(start: datetime, run_id: str) -> list[dict]:
-    return stage_exports(_settings(), start.date(), run_id)
-
-
-def daily_publish(target: dict, start: datetime, end: datetime, run_id: str) -> dict:
-    return publish(_settings(), target, start.date(), run_id, end)
-
-
-def daily_deliver_erasures() -> dict[str, int]:
-    """``deliver_erasures``; raises while any platform delete is pending
-    (``ErasuresNeedConnectionsError`` when only connections are missing)."""
-    delivery = deliver_erasures(_settings())
-    if delivery.failed:
-        unconfigured_only = set(delivery.errors) <= delivery.unconfigured
-        error = ErasuresNeedConnectionsError if unconfigured_only else PlatformDeletesPendingError
-        raise error(delivery.sentence())
-    return delivery.acknowledged
-
-
-def daily_record_sync_log(start: datetime, run_id: str) -> dict[str, int]:
-    return record_exports(_settings(), start.date(), run_id)
-
-
-def daily_publish_bi(start: datetime) -> dict[str, int]:
-    return publish_bi(_settings(), start.date())
-
-
-def daily_retention_report(start: datetime) -> str:
-    return report(_settings(), start.date())
-
-
-def daily_apply_retention(start: datetime) -> int:
-    return apply_retention(_settings(), start.date())
-
-
-def daily_record_run(start: datetime, run_id: str) -> dict:
-    """``record_run``; raises ``RunFailedError`` after recording a run with a failed step
-    (the DAG's only leaf: without it such a run would end green)."""
-    from nurture.bi.run_record import RunFailedError
-
-    record = record_run(_settings(), start.date(), run_id)
-    if record["steps_failed"]:
-        raise RunFailedError(f"{record['steps_failed']} step(s) failed: see audit.pipeline_steps")
-    return record
-
-
-def hourly_shop_tables(start: datetime) -> dict[str, dict[str, int]]:
-    settings = _settings()
-    return extract_hour(settings, _shop_db_url(settings), slot_of(start))
-
-
-def hourly_apply_erasures() -> dict[str, int]:
-    return apply_erasures(_settings())
-
-
-def hourly_dbt_build(start: datetime, run_id: str) -> dict[str, int]:
-    """``transform_hour``; raises ``NoDailyBuildError`` before the first daily build."""
-    return _statuses(transform_hour(_settings(), slot_of(start), run_id))
-
-
-def hourly_stage_exports(start: datetime, run_id: str) -> list[dict]:
-    return stage_hourly_exports(_settings(), slot_of(start), run_id)
-
-
-def hourly_publish(target: dict, start: datetime, end: datetime, run_id: str) -> dict:
-    return publish(_settings(), target, slot_of(start), run_id, end)
-
-
-def hourly_record_sync_log(start: datetime, run_id: str) -> dict[str, int]:
-    """Every destination's outcome into exports.sync_log, the steps into
-    audit.pipeline_steps; raises ``StepsFailedError`` when a step failed."""
-    from nurture.bi.run_record import record_steps
-
-    settings = _settings()
-    counts = record_exports(settings, slot_of(start), run_id)
-    failed = [s["task_id"] for s in record_steps(settings, run_id) if s["state"] == "failed"]
-    if failed:
-        raise StepsFailedError(f"step(s) failed: {', '.join(sorted(set(failed)))}")
-    return counts
-
-
-def exports_notify_record_published(events: list[dict]) -> int:
-    """One line per export event (``nurture.export.notify``)."""
-    from nurture.export.notify import record_published
-
-    return record_published(_settings(), events)
