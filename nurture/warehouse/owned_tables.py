@@ -20,8 +20,10 @@ or retyped here (a table's history stays readable).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:  # no duckdb at import: the DAG files reach this module while parsed
+    import duckdb
 
 
 @dataclass(frozen=True)
