@@ -1,41 +1,21 @@
 -- Customer acquisition cost and its payback per month (docs block acquisition_cost):
--- the month's marketing spend over its first-time buyers, and the months until that
--- cohort's cumulative gross margin per customer (int_monthly_cohort_margin) reaches it.
--- Months with a spend input only: without one the mart is empty.
+-- the month's marketing spend (int_monthly_acquisition_spend) over its first-time
+-- buyers, and the months until that cohort's cumulative gross margin per customer
+-- (int_monthly_cohort_margin) reaches it. Months with a spend input only: without one
+-- the mart is empty.
 {%- set margin_share = var('gross_margin_share') %}
 
 with
 
-months as (
+monthly_spend as (
 
-    select * from {{ ref('int_reporting_months') }}
-
-),
-
-spend as (
-
-    select * from {{ ref('int_monthly_marketing_spend') }}
+    select * from {{ ref('int_monthly_acquisition_spend') }}
 
 ),
 
 cohort_margin as (
 
     select * from {{ ref('int_monthly_cohort_margin') }}
-
-),
-
-monthly_spend as (
-
-    select
-        spend_month as month_start_date,
-        count(*) as spend_channels,
-        sum(spend_reporting) as spend_reporting,
-        -- Spend in a currency without any rate cannot be converted: the month has no CAC.
-        sum(case when spend_reporting is null then 1 else 0 end) as unconverted_channels
-
-    from spend
-
-    group by spend_month
 
 ),
 
@@ -55,8 +35,8 @@ cohorts as (
 acquisition as (
 
     select
-        months.month_start_date,
-        months.is_partial_month,
+        monthly_spend.month_start_date,
+        monthly_spend.is_partial_month,
         monthly_spend.spend_channels,
         monthly_spend.spend_reporting,
         coalesce(cohorts.new_customers, 0) as new_customers,
@@ -67,17 +47,15 @@ acquisition as (
 
     from monthly_spend
 
-    inner join months
-        on monthly_spend.month_start_date = months.month_start_date
-
     left join cohorts
         on monthly_spend.month_start_date = cohorts.cohort_month
 
 ),
 
+-- The run date's month: every cohort is followed up to it.
 last_month as (
 
-    select max(month_start_date) as last_month_start_date from months
+    select max(activity_month) as last_month_start_date from cohort_margin
 
 ),
 
