@@ -1,6 +1,6 @@
 -- The smallest uplift each segment's holdout test can detect (docs block
 -- detectable_uplift): from its entrants per day, its base repeat-purchase rate
--- (int_campaign_segment_rates) and a holdout share, the minimum detectable uplift of
+-- (rpt_campaign_segment_rates) and a holdout share, the minimum detectable uplift of
 -- uplift_detection_window_days of entrants, and the days of entrants a chosen uplift
 -- (uplift_target_effect) needs. One row per segment and holdout share: the configured
 -- share and the alternatives marketers weigh (uplift_holdout_share_options).
@@ -12,7 +12,7 @@ with
 
 segments as (
 
-    select * from {{ ref('int_campaign_segment_rates') }}
+    select * from {{ ref('rpt_campaign_segment_rates') }}
 
 ),
 
