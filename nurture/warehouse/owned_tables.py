@@ -60,21 +60,23 @@ def columns_ddl(table: OwnedTable, dialect: str) -> str:
     return ", ".join(parts)
 
 
-def ensure(con: duckdb.DuckDBPyConnection, table: OwnedTable, relation: str | None = None) -> None:
-    """Create ``table`` in a DuckDB connection, or add the columns it gained since."""
-    relation = relation or table.relation
-    con.execute(f"create schema if not exists {relation.rsplit('.', 1)[0]}")
-    con.execute(f"create table if not exists {relation} ({columns_ddl(table, 'duckdb')})")
-    for statement in add_columns_sql(table, relation, "duckdb"):
-        con.execute(statement)
-
-
-def add_columns_sql(table: OwnedTable, relation: str, dialect: str) -> list[str]:
-    """The migration: every column, added if the table (from an older release) lacks it."""
+def ensure_sql(table: OwnedTable, relation: str, dialect: str) -> list[str]:
+    """Create ``table`` at ``relation`` (its schema too), or migrate it: every column is
+    added if the table (from an older release) lacks it."""
     return [
-        f"alter table {relation} add column if not exists {name} {column_type(kind, dialect)}"
-        for name, kind in table.columns.items()
+        f"create schema if not exists {relation.rsplit('.', 1)[0]}",
+        f"create table if not exists {relation} ({columns_ddl(table, dialect)})",
+        *(
+            f"alter table {relation} add column if not exists {name} {column_type(kind, dialect)}"
+            for name, kind in table.columns.items()
+        ),
     ]
+
+
+def ensure(con: duckdb.DuckDBPyConnection, table: OwnedTable, relation: str | None = None) -> None:
+    """Create or migrate ``table`` in a DuckDB connection (:func:`ensure_sql`)."""
+    for statement in ensure_sql(table, relation or table.relation, "duckdb"):
+        con.execute(statement)
 
 
 ERASURE_REQUESTS = OwnedTable(

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from nurture.config import Settings
-from nurture.warehouse.owned_tables import OwnedTable, ensure
+from nurture.warehouse.owned_tables import OwnedTable, column_type, ensure
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Engine:
     """One warehouse engine. Build it with :func:`nurture.warehouse.engines.engine_for`."""
 
     name = ""
+    param_mark = "?"  # the DB-API placeholder of the engine's driver
     # Spark's Parquet tables take no row deletes: retention by rows is refused there.
     row_deletes = True
     # DuckDB: dbt builds the marts in the file that keeps the exports' state, so readers
@@ -109,17 +110,33 @@ class Engine:
         """Write ``rows`` to an ``audit`` table (created or migrated if needed), first
         deleting the rows that share their ``scope`` values: a retried task replaces
         what its earlier try wrote."""
-        names = list(table.columns)
-        scopes = sorted({tuple(r[c] for c in scope) for r in rows}, key=str)
-        values = [tuple(r.get(n) for n in names) for r in rows]
+        names, mark, relation = list(table.columns), self.param_mark, self.relation(table)
+        where = " and ".join(f"{c} = {mark}" for c in scope)
+        marks = ", ".join([mark] * len(names))
+        self._execute_many(
+            table,
+            relation,
+            [
+                (
+                    f"delete from {relation} where {where}",
+                    sorted({tuple(r[c] for c in scope) for r in rows}, key=str),
+                ),
+                (
+                    f"insert into {relation} ({', '.join(names)}) values ({marks})",
+                    [tuple(r.get(n) for n in names) for r in rows],
+                ),
+            ],
+        )
+
+    def _execute_many(self, table: OwnedTable, relation: str, batches: list[tuple[str, list]]) -> None:
+        """Create or migrate ``table``, then run each statement over its parameters (none: not
+        run), in one connection."""
         self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.settings.warehouse_path)) as con:
-            ensure(con, table)
-            if values:
-                where = " and ".join(f"{c} = ?" for c in scope)
-                con.executemany(f"delete from {table.relation} where {where}", scopes)
-                marks = ", ".join("?" * len(names))
-                con.executemany(f"insert into {table.relation} ({', '.join(names)}) values ({marks})", values)
+            ensure(con, table, relation)
+            for sql, parameters in batches:
+                if parameters:
+                    con.executemany(sql, parameters)
 
     def delete_before(self, relation: str, column: str, cutoff: date) -> int:
         """Delete the rows of a table on the target (an audit table, the events) with
@@ -157,7 +174,5 @@ def delete_before_in_file(path: Path, relation: str, column: str, cutoff: date) 
 
 def cast_select(table: OwnedTable, source: str, dialect: str = "duckdb") -> str:
     """``select cast(c as type) as c, ... from source`` in the table's column order."""
-    from nurture.warehouse.owned_tables import column_type
-
     casts = ", ".join(f"cast({c} as {column_type(k, dialect)}) as {c}" for c, k in table.columns.items())
     return f"select {casts} from {source}"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from nurture.config import postgres_schema, postgres_url
 from nurture.warehouse.engines.base import Engine, ErasureSweep, TableWrite, cast_select
-from nurture.warehouse.owned_tables import OwnedTable, add_columns_sql, columns_ddl
+from nurture.warehouse.owned_tables import OwnedTable, ensure_sql
 
 
 @contextmanager
@@ -30,6 +30,7 @@ def postgres_connection():
 
 class PostgresEngine(Engine):
     name = "postgres"
+    param_mark = "%s"
 
     @property
     def schema(self) -> str:
@@ -53,19 +54,12 @@ class PostgresEngine(Engine):
             cur.execute(make_sql(relation, ' collate "C"'))
             return cur.fetchall()
 
-    def replace_rows(self, table: OwnedTable, rows: list[dict], scope: tuple[str, ...]) -> None:
-        names = list(table.columns)
-        relation = self.relation(table)
-        scopes = sorted({tuple(r[c] for c in scope) for r in rows}, key=str)
+    def _execute_many(self, table: OwnedTable, relation: str, batches: list[tuple[str, list]]) -> None:
         with postgres_connection() as conn, conn.cursor() as cur:
             self._ensure(cur, table, relation)
-            where = " and ".join(f"{c} = %s" for c in scope)
-            cur.executemany(f"delete from {relation} where {where}", scopes)
-            marks = ", ".join(["%s"] * len(names))
-            cur.executemany(
-                f"insert into {relation} ({', '.join(names)}) values ({marks})",
-                [tuple(r.get(n) for n in names) for r in rows],
-            )
+            for sql, parameters in batches:
+                if parameters:
+                    cur.executemany(sql, parameters)
 
     def delete_before(self, relation: str, column: str, cutoff: date) -> int:
         with postgres_connection() as conn, conn.cursor() as cur:
@@ -82,9 +76,8 @@ class PostgresEngine(Engine):
                 relation = self.relation(write.table)
                 if write.replace_values is None:
                     cur.execute(f"drop table if exists {relation}")
-                    self._ensure(cur, write.table, relation)
-                else:
-                    self._ensure(cur, write.table, relation)
+                self._ensure(cur, write.table, relation)
+                if write.replace_values is not None:
                     cur.execute(
                         f"delete from {relation} where {write.table.partition_by} = any(%s)",
                         [list(write.replace_values)],
@@ -93,9 +86,7 @@ class PostgresEngine(Engine):
 
     @staticmethod
     def _ensure(cur, table: OwnedTable, relation: str) -> None:
-        cur.execute(f"create schema if not exists {relation.rsplit('.', 1)[0]}")
-        cur.execute(f"create table if not exists {relation} ({columns_ddl(table, 'postgres')})")
-        for statement in add_columns_sql(table, relation, "postgres"):
+        for statement in ensure_sql(table, relation, "postgres"):
             cur.execute(statement)
 
     @staticmethod
