@@ -84,7 +84,8 @@ class Engine:
 
     def read_owned(self, table: OwnedTable, make_sql: Callable[[str, str], str]) -> list[tuple] | None:
         """Run ``make_sql(relation, collate)`` on a ``model`` table; None when it does not
-        exist yet. ``collate`` makes text sort by bytes, as DuckDB does."""
+        exist yet. ``collate`` makes text sort by bytes, as DuckDB does. Not on DuckDB:
+        there the tables beside the marts are in the state file, read directly."""
         raise NotImplementedError
 
     # --- the exports' copies of marts ----------------------------------------------

@@ -22,13 +22,6 @@ class DuckDBEngine(Engine):
         with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
             return con.sql(sql).df()
 
-    def read_owned(self, table, make_sql):
-        with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
-            listed = "select 1 from duckdb_tables() where schema_name = ? and table_name = ?"
-            if not con.execute(listed, [self.schema, table.name]).fetchall():
-                return None
-            return con.sql(make_sql(self.relation(table), "")).fetchall()
-
     def copy_schema(self, schema: str) -> str:
         return schema  # the marts are in the file already
 
